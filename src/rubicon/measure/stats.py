@@ -1,0 +1,65 @@
+"""Statistics of paired runs: the log ratio candidate/incumbent with a t interval."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from scipy import stats as _st
+
+
+@dataclass(frozen=True)
+class PairedEstimate:
+    n: int
+    mean_log_ratio: float  # mean of log(candidate / incumbent)
+    sd: float
+    low: float  # lower bound of the mean log ratio at the requested confidence
+    high: float
+
+    @property
+    def ratio(self) -> float:
+        return math.exp(self.mean_log_ratio)
+
+    @property
+    def ratio_low(self) -> float:
+        return math.exp(self.low)
+
+    @property
+    def ratio_high(self) -> float:
+        return math.exp(self.high)
+
+
+def t_quantile(p: float, df: int) -> float:
+    return float(_st.t.ppf(p, df))
+
+
+def paired_log_ratio(cand: list[float], inc: list[float], alpha: float) -> PairedEstimate:
+    """Mean log ratio of paired values and its two-sided (1 - 2*alpha) t interval.
+
+    Each one-sided bound holds at level 1 - alpha, which is what the promotion rule tests.
+    """
+    if len(cand) != len(inc) or len(cand) < 2:
+        raise ValueError("need at least two pairs of equal length")
+    d = [math.log(c / a) for c, a in zip(cand, inc, strict=True)]
+    n = len(d)
+    mean = sum(d) / n
+    sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (n - 1))
+    sd = max(sd, 1e-9)
+    half = t_quantile(1 - alpha, n - 1) * sd / math.sqrt(n)
+    return PairedEstimate(n=n, mean_log_ratio=mean, sd=sd, low=mean - half, high=mean + half)
+
+
+def coefficient_of_variation(xs: list[float]) -> float:
+    if len(xs) < 2:
+        return 0.0
+    m = sum(xs) / len(xs)
+    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
+    return sd / m if m else 0.0
+
+
+def median(xs: list[float]) -> float:
+    s = sorted(xs)
+    n = len(s)
+    if n == 0:
+        raise ValueError("median of nothing")
+    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])

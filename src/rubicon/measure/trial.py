@@ -1,0 +1,233 @@
+"""One trial: a candidate's workspace run once in the sandbox, then judged by the evaluator.
+
+The harness, not the candidate, decides every field here: wall time comes from the parent process,
+metrics from the evaluator in its own sandboxed process, and hashes of the task directory and of
+the read-only workspace files are checked around every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rubicon.runner import SandboxSpec, detect_backend, run_sandboxed
+from rubicon.task import Task
+from rubicon.task._spec import BUILTIN_DIR, tree_hash
+from rubicon.types import RunFacts, State
+from rubicon.workspace import write_workspace
+
+
+@dataclass
+class Trial:
+    facts: RunFacts
+    metrics: dict[str, Any] = field(default_factory=dict)
+    state: State = State.OK
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.state == State.OK
+
+
+def _file_hashes(root: Path) -> dict[str, str]:
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and not p.is_symlink() and "__pycache__" not in p.parts:
+            out[p.relative_to(root).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def parse_metrics(text: str) -> dict[str, Any]:
+    """`key: value` lines and JSON-object lines; numbers become floats, the rest stays text."""
+    out: dict[str, Any] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(obj, dict):
+                out.update(obj)
+            continue
+        key, sep, val = line.partition(":")
+        if not sep or not key or " " in key.strip():
+            continue
+        val = val.strip()
+        try:
+            out[key.strip()] = float(val)
+        except ValueError:
+            out[key.strip()] = val
+    return out
+
+
+def _git_dir_of(path: Path) -> Path | None:
+    for p in [path, *path.parents]:
+        if (p / ".git").exists():
+            return p / ".git"
+    return None
+
+
+class TrialRunner:
+    """Runs trials of one task; every path the candidate must not see is hidden here."""
+
+    def __init__(self, task: Task, campaign_dir: Path, cores: list[int] | None = None) -> None:
+        self.task = task
+        self.campaign_dir = campaign_dir.resolve()
+        self.work = self.campaign_dir / "work"
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.backend = detect_backend()
+        self.task_hash = task.hash()
+        self.baseline_files = task.workspace_files()
+        self.readonly = {k: v for k, v in self.baseline_files.items() if not task.is_editable(k)}
+        threads = task.spec.run.threads
+        avail = sorted(os.sched_getaffinity(0))
+        self.cores = cores if cores is not None else avail[:threads]
+        # Everything secret: the task (evaluator, reference, held-out data), the store, every
+        # built-in task, and a git checkout holding any of them.
+        hidden = {task.dir, self.campaign_dir, BUILTIN_DIR.resolve()}
+        for p in (task.dir, BUILTIN_DIR):
+            g = _git_dir_of(p.resolve())
+            if g is not None:
+                hidden.add(g)
+        self.hidden = sorted(hidden)
+
+    def run(self, files: dict[str, str], *, evaluate: bool = True, label: str = "run") -> Trial:
+        """Run the candidate once (timed) and, if asked, evaluate its artifacts."""
+        spec = self.task.spec
+        root = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=self.work))
+        try:
+            ws = root / "ws"
+            write_workspace(self.task, files, ws)
+            before = _file_hashes(ws)
+            seed = secrets.randbelow(2**31 - 1)
+            facts = run_sandboxed(
+                SandboxSpec(
+                    argv=list(spec.run.command),
+                    cwd=ws,
+                    log_path=root / "run.log",
+                    time_limit=spec.run.time_limit,
+                    cpu_limit=spec.run.cpu_limit,
+                    memory_mb=spec.run.memory_mb,
+                    threads=spec.run.threads,
+                    cores=self.cores,
+                    network=spec.run.network,
+                    max_processes=spec.run.max_processes,
+                    hidden=self.hidden,
+                    seed=seed,
+                ),
+                self.backend,
+            )
+            trial = self._judge_run(facts, ws, before)
+            if trial.ok and evaluate and spec.evaluate is not None:
+                self._evaluate(trial, ws, root, seed)
+            if trial.ok and evaluate:
+                self._check_gates(trial)
+            return trial
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+    def _judge_run(self, facts: RunFacts, ws: Path, before: dict[str, str]) -> Trial:
+        metrics: dict[str, Any] = {
+            "wall_seconds": facts.wall_seconds,
+            "cpu_seconds": facts.cpu_seconds,
+            "peak_memory_mb": facts.peak_memory_mb,
+        }
+        trial = Trial(facts=facts, metrics=metrics)
+        if self.task.hash() != self.task_hash:
+            trial.state, trial.reason = State.TAMPERED, "the task directory changed during the run"
+            return trial
+        if not ws.is_dir():
+            trial.state, trial.reason = State.CRASHED, "the run deleted its workspace"
+            return trial
+        after = _file_hashes(ws)
+        for name in self.readonly:
+            if after.get(name) != before.get(name):
+                trial.state = State.TAMPERED
+                trial.reason = f"the run modified read-only file {name!r}"
+                return trial
+        if facts.timed_out:
+            trial.state, trial.reason = State.TIMED_OUT, facts.killed_reason
+            return trial
+        if facts.exit_code != 0:
+            last = facts.output_tail.strip().splitlines()[-1:] or [""]
+            why = facts.killed_reason or f"exit code {facts.exit_code}"
+            trial.state, trial.reason = State.CRASHED, f"{why}: {last[0][:200]}".rstrip(": ")
+            return trial
+        for art in self.task.spec.run.artifacts:
+            p = ws / art
+            if p.is_symlink() or not p.is_file():
+                what = "is a symlink" if p.is_symlink() else "was not produced"
+                trial.state, trial.reason = State.INVALID, f"artifact {art!r} {what}"
+                return trial
+        return trial
+
+    def _evaluate(self, trial: Trial, ws: Path, root: Path, run_seed: int) -> None:
+        ev = self.task.spec.evaluate
+        assert ev is not None
+        arts = root / "artifacts"
+        arts.mkdir()
+        for art in self.task.spec.run.artifacts:
+            dst = arts / art
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(ws / art, dst)
+        shutil.rmtree(ws)  # the evaluator never sees the candidate's code
+        evdir = root / "eval"
+        evdir.mkdir()
+        argv = [a.replace("{task}", str(self.task.dir)).replace("{artifacts}", str(arts))
+                for a in ev.command]
+        hidden = [h for h in self.hidden if h != self.task.dir and not _is_parent(h, self.task.dir)]
+        facts = run_sandboxed(
+            SandboxSpec(
+                argv=argv,
+                cwd=evdir,
+                log_path=root / "eval.log",
+                time_limit=ev.time_limit,
+                memory_mb=ev.memory_mb,
+                threads=ev.threads,
+                hidden=[self.campaign_dir] + [h for h in hidden if h != self.campaign_dir],
+                writable=[arts],
+                env={
+                    "RUBICON_RUN_SEED": str(run_seed),
+                    "RUBICON_EVAL_SEED": str(secrets.randbelow(2**31 - 1)),
+                },
+                seed=run_seed,
+                max_processes=64,
+            ),
+            self.backend,
+        )
+        out = (root / "eval.log").read_text(encoding="utf-8", errors="replace")
+        found = parse_metrics(out)
+        for verdict, state in (("tampered", State.TAMPERED), ("invalid", State.INVALID)):
+            if verdict in found:
+                trial.state, trial.reason = state, f"evaluator: {found[verdict]}"
+                return
+        if facts.timed_out or facts.exit_code != 0:
+            last = facts.output_tail.strip().splitlines()[-1:] or [""]
+            trial.state = State.CRASHED
+            trial.reason = f"evaluator failed ({facts.killed_reason or facts.exit_code}): {last[0][:200]}"
+            return
+        # harness metrics win over any evaluator key of the same name
+        trial.metrics = {**found, **trial.metrics}
+
+    def _check_gates(self, trial: Trial) -> None:
+        for gate in self.task.spec.gates:
+            ok, why = gate.check(trial.metrics)
+            if not ok:
+                trial.state, trial.reason = State.GATE_FAILED, why
+                return
+
+
+def _is_parent(a: Path, b: Path) -> bool:
+    try:
+        b.relative_to(a)
+        return True
+    except ValueError:
+        return False

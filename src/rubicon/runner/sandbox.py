@@ -1,0 +1,272 @@
+"""Run one command in a sandbox with limits; report what was observed (RunFacts).
+
+Backends, best first (RUBICON_SANDBOX forces one):
+  bwrap   bubblewrap: user, pid, net, ipc namespaces; read-only root; private /tmp; hidden paths
+  unshare util-linux unshare: user, pid, net namespaces only (files are NOT hidden) -- warned
+  none    plain subprocess with limits only -- loudly warned, for machines with neither
+Limits in every backend: RLIMIT_AS (memory), RLIMIT_CPU, RLIMIT_FSIZE, core pinning, a process-
+group kill on the wall-time limit, and a cgroup `pids` group where writable (fork bombs,
+daemonized leftovers).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rubicon.runner._cgroup import PidsGroup
+from rubicon.types import RunFacts
+
+TAIL_BYTES = 4000
+_CLK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class SandboxSpec:
+    argv: list[str]
+    cwd: Path  # writable, private to this run
+    log_path: Path
+    time_limit: float = 60.0
+    cpu_limit: float | None = None
+    memory_mb: int = 2048
+    threads: int = 1
+    cores: list[int] = field(default_factory=list)  # empty: no pinning
+    network: bool = False
+    max_processes: int = 64
+    max_file_mb: int = 2048
+    hidden: list[Path] = field(default_factory=list)  # made invisible (empty tmpfs)
+    writable: list[Path] = field(default_factory=list)  # extra writable binds besides cwd
+    env: dict[str, str] = field(default_factory=dict)
+    seed: int = 0
+
+
+@functools.cache
+def detect_backend() -> str:
+    """The best sandbox backend that works here (checked by running `true` in it)."""
+    forced = os.environ.get("RUBICON_SANDBOX")
+    if forced:
+        if forced not in ("bwrap", "unshare", "none"):
+            from rubicon.errors import ConfigError
+
+            raise ConfigError(f"RUBICON_SANDBOX={forced!r}: allowed are bwrap, unshare, none")
+        return forced
+    if shutil.which("bwrap") and _works(["bwrap", "--ro-bind", "/", "/", "--unshare-all", "true"]):
+        return "bwrap"
+    if shutil.which("unshare") and _works(["unshare", "-r", "-n", "-p", "-f", "true"]):
+        warnings.warn(
+            "rubicon: bubblewrap not usable; falling back to `unshare` (no network, own pid "
+            "namespace, but candidates can READ files outside their workspace). "
+            "Install bubblewrap: apt-get install bubblewrap",
+            stacklevel=2,
+        )
+        return "unshare"
+    warnings.warn(
+        "rubicon: NO SANDBOX available (neither bubblewrap nor unshare works): candidates run "
+        "with network and full file access, limited only by rlimits. Install bubblewrap.",
+        stacklevel=2,
+    )
+    return "none"
+
+
+def _works(argv: list[str]) -> bool:
+    try:
+        return subprocess.run(argv, capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def _wrap(spec: SandboxSpec, backend: str) -> list[str]:
+    if backend == "bwrap":
+        cmd = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+        cmd += ["--tmpfs", "/tmp", "--tmpfs", "/dev/shm", "--dir", "/tmp/home"]
+        for h in spec.hidden:
+            if h.exists():
+                cmd += ["--tmpfs", str(h)]
+        for w in [spec.cwd, *spec.writable]:
+            cmd += ["--bind", str(w), str(w)]
+        cmd += ["--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
+        # --as-pid-1: the command is the namespace init, so wait4() accounts its CPU time and
+        # peak memory (with a bwrap init in between, rusage stops at bwrap)
+        cmd += ["--unshare-cgroup-try", "--die-with-parent", "--new-session", "--as-pid-1"]
+        if not spec.network:
+            cmd += ["--unshare-net"]
+        cmd += ["--chdir", str(spec.cwd), "--"]
+        return cmd + spec.argv
+    if backend == "unshare":
+        net = [] if spec.network else ["-n"]
+        return ["unshare", "-r", *net, "-p", "-f", "--kill-child", "--"] + spec.argv
+    return list(spec.argv)
+
+
+def _busy_seconds() -> float:
+    """Machine-wide busy CPU seconds so far (all cores), from /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            parts = f.readline().split()[1:]
+    except OSError:
+        return 0.0
+    vals = [int(x) for x in parts]
+    idle = vals[3] + (vals[4] if len(vals) > 4 else 0)  # idle + iowait
+    guest = sum(vals[8:10]) if len(vals) > 9 else 0  # already counted in user/nice
+    return (sum(vals) - idle - guest) / _CLK
+
+
+_CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def read_tail(path: Path, nbytes: int = TAIL_BYTES) -> str:
+    """Last bytes of a log as printable text (garbage bytes replaced, control chars dropped)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - nbytes))
+            data = f.read()
+    except OSError:
+        return ""
+    return _CTRL.sub("", data.decode("utf-8", errors="replace"))
+
+
+def clean_env(spec: SandboxSpec) -> dict[str, str]:
+    t = str(spec.threads)
+    env = {
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "HOME": "/tmp/home",
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "OMP_NUM_THREADS": t,
+        "MKL_NUM_THREADS": t,
+        "OPENBLAS_NUM_THREADS": t,
+        "NUMEXPR_NUM_THREADS": t,
+        "RUBICON_THREADS": t,
+        "RUBICON_SEED": str(spec.seed),
+    }
+    env.update(spec.env)
+    return env
+
+
+def run_sandboxed(spec: SandboxSpec, backend: str | None = None) -> RunFacts:
+    """Run `spec.argv` in the sandbox; never raises for anything the command does."""
+    backend = backend or detect_backend()
+    argv = [sys.executable if a == "python" else a for a in spec.argv]
+    spec = SandboxSpec(**{**spec.__dict__, "argv": argv})
+    group = PidsGroup.create(spec.max_processes + 8)  # +8: sandbox helper processes
+    cpu_limit = spec.cpu_limit or 2 * spec.time_limit * max(1, spec.threads) + 5
+
+    def preexec() -> None:  # runs in the child between fork and exec
+        mem = spec.memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+        c = int(cpu_limit) + 1
+        resource.setrlimit(resource.RLIMIT_CPU, (c, c + 1))
+        fs = spec.max_file_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fs, fs))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if spec.cores:
+            os.sched_setaffinity(0, spec.cores)
+        if group is not None:
+            group.add_self()
+
+    spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+    killed_reason = ""
+    timed_out = False
+    started_at = time.time()
+    busy0 = _busy_seconds()
+    self0 = time.process_time()
+    with open(spec.log_path, "wb") as log:
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.Popen(
+                _wrap(spec, backend),
+                cwd=spec.cwd,
+                env=clean_env(spec),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=preexec,
+            )
+        except OSError as e:
+            if group is not None:
+                group.remove()
+            return RunFacts(
+                exit_code=None, wall_seconds=0.0, cpu_seconds=0.0, peak_memory_mb=0.0,
+                foreign_load=0.0, killed_reason=f"could not start: {e}", sandbox=backend,
+                seed=spec.seed, started_at=started_at, cores=spec.cores, threads=spec.threads,
+            )
+        done = threading.Event()
+
+        def watchdog() -> None:
+            nonlocal timed_out, killed_reason
+            if not done.wait(spec.time_limit):
+                timed_out = True
+                killed_reason = f"wall-time limit {spec.time_limit:g}s"
+                _kill_tree(proc.pid, group)
+
+        threading.Thread(target=watchdog, daemon=True).start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        done.set()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    leftovers = _kill_tree(proc.pid, group)
+    if group is not None:
+        group.remove()
+    busy = _busy_seconds() - busy0
+    cpu = usage.ru_utime + usage.ru_stime
+    self_cpu = time.process_time() - self0
+    foreign = max(0.0, (busy - cpu - self_cpu) / wall) if wall > 0 else 0.0
+    code = proc.returncode
+    # bwrap and unshare report a child killed by signal N as exit status 128 + N
+    sig = -code if code < 0 else code - 128 if backend != "none" and code > 128 else 0
+    if not killed_reason and cpu >= cpu_limit:
+        killed_reason = f"CPU-time limit {cpu_limit:g}s"
+    if not killed_reason and 0 < sig < 65:
+        killed_reason = {
+            signal.SIGXCPU: f"CPU-time limit {cpu_limit:g}s",
+            signal.SIGKILL: "killed (SIGKILL; memory or process limit?)",
+            signal.SIGXFSZ: f"file-size limit {spec.max_file_mb} MiB",
+        }.get(signal.Signals(sig), f"killed by signal {sig}")
+    tail = read_tail(spec.log_path)
+    if not killed_reason and "MemoryError" in tail:
+        killed_reason = f"memory limit {spec.memory_mb} MiB (MemoryError)"
+    return RunFacts(
+        exit_code=None if timed_out else code,
+        wall_seconds=wall,
+        cpu_seconds=cpu,
+        peak_memory_mb=usage.ru_maxrss / 1024.0,
+        foreign_load=foreign,
+        timed_out=timed_out,
+        killed_reason=killed_reason,
+        output_tail=tail,
+        cores=list(spec.cores),
+        threads=spec.threads,
+        sandbox=backend,
+        seed=spec.seed,
+        started_at=started_at,
+        leftover_processes=leftovers,
+    )
+
+
+def _kill_tree(pid: int, group: PidsGroup | None) -> int:
+    """Kill the run's process group and everything in its cgroup; return survivors found."""
+    n = 0
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if group is not None:
+        n = group.kill_all()
+    return n
