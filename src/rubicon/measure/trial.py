@@ -19,7 +19,7 @@ from typing import Any
 
 from rubicon.runner import SandboxSpec, detect_backend, run_sandboxed
 from rubicon.task import Task
-from rubicon.task._spec import BUILTIN_DIR, tree_hash
+from rubicon.task._spec import BUILTIN_DIR
 from rubicon.types import RunFacts, State
 from rubicon.workspace import write_workspace
 
@@ -36,12 +36,37 @@ class Trial:
         return self.state == State.OK
 
 
+# Bytes a run may leave in its workspace (and the largest file it may write anywhere).
+# Red-team: filling the host disk through the writable workspace bind mount.
+WORKSPACE_DISK_MB = 1024
+
+
 def _file_hashes(root: Path) -> dict[str, str]:
     out = {}
     for p in sorted(root.rglob("*")):
         if p.is_file() and not p.is_symlink() and "__pycache__" not in p.parts:
-            out[p.relative_to(root).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
+            try:
+                digest = hashlib.sha256(p.read_bytes()).hexdigest()
+            except OSError:  # made unreadable by the run: counts as changed, never raises
+                digest = "<unreadable>"
+            out[p.relative_to(root).as_posix()] = digest
     return out
+
+
+def _artifact_problem(ws: Path, rel: str) -> str:
+    """Why the artifact at `rel` must not be copied out, or "" when it is a plain file inside
+    the workspace. Every path component is checked: a symlinked parent directory would make the
+    harness copy a file from outside the workspace (red-team: test_symlinked_artifact_dir)."""
+    p = ws
+    for part in Path(rel).parts:
+        p = p / part
+        if p.is_symlink():
+            return "is a symlink" if p == ws / rel else f"is under a symlink ({part!r})"
+    if not p.is_file():
+        return "was not produced"
+    if not p.resolve().is_relative_to(ws.resolve()):
+        return "resolves outside the workspace"
+    return ""
 
 
 def parse_metrics(text: str) -> dict[str, Any]:
@@ -122,10 +147,16 @@ class TrialRunner:
                     max_processes=spec.run.max_processes,
                     hidden=self.hidden,
                     seed=seed,
+                    disk_mb=WORKSPACE_DISK_MB,
                 ),
                 self.backend,
             )
-            trial = self._judge_run(facts, ws, before)
+            try:
+                trial = self._judge_run(facts, ws, before)
+            except Exception as e:  # noqa: BLE001 - nothing a run leaves may crash the campaign
+                trial = Trial(facts=facts, state=State.TAMPERED,
+                              reason=f"the harness could not inspect the workspace: "
+                                     f"{type(e).__name__}: {str(e)[:200]}")
             if trial.ok and evaluate and spec.evaluate is not None:
                 self._evaluate(trial, ws, root, seed)
             if trial.ok and evaluate:
@@ -156,15 +187,17 @@ class TrialRunner:
         if facts.timed_out:
             trial.state, trial.reason = State.TIMED_OUT, facts.killed_reason
             return trial
+        if facts.killed_reason.startswith("disk limit"):  # even when it exited 0
+            trial.state, trial.reason = State.CRASHED, facts.killed_reason
+            return trial
         if facts.exit_code != 0:
             last = facts.output_tail.strip().splitlines()[-1:] or [""]
             why = facts.killed_reason or f"exit code {facts.exit_code}"
             trial.state, trial.reason = State.CRASHED, f"{why}: {last[0][:200]}".rstrip(": ")
             return trial
         for art in self.task.spec.run.artifacts:
-            p = ws / art
-            if p.is_symlink() or not p.is_file():
-                what = "is a symlink" if p.is_symlink() else "was not produced"
+            what = _artifact_problem(ws, art)
+            if what:
                 trial.state, trial.reason = State.INVALID, f"artifact {art!r} {what}"
                 return trial
         return trial
@@ -194,6 +227,7 @@ class TrialRunner:
                 threads=ev.threads,
                 hidden=[self.campaign_dir] + [h for h in hidden if h != self.campaign_dir],
                 writable=[arts],
+                readonly=[self.task.dir],  # the task may live under /tmp, which is a fresh tmpfs
                 env={
                     "RUBICON_RUN_SEED": str(run_seed),
                     "RUBICON_EVAL_SEED": str(secrets.randbelow(2**31 - 1)),
@@ -212,7 +246,8 @@ class TrialRunner:
         if facts.timed_out or facts.exit_code != 0:
             last = facts.output_tail.strip().splitlines()[-1:] or [""]
             trial.state = State.CRASHED
-            trial.reason = f"evaluator failed ({facts.killed_reason or facts.exit_code}): {last[0][:200]}"
+            why = facts.killed_reason or facts.exit_code
+            trial.reason = f"evaluator failed ({why}): {last[0][:200]}"
             return
         # harness metrics win over any evaluator key of the same name
         trial.metrics = {**found, **trial.metrics}

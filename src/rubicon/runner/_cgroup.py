@@ -3,6 +3,7 @@ harness find and kill every process a run left behind. Absent (None) where not w
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import uuid
@@ -52,10 +53,8 @@ class PidsGroup:
                 break
             n = max(n, len(pids))
             for pid in pids:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
         return n
 
     def remove(self) -> None:

@@ -11,6 +11,7 @@ daemonized leftovers).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -45,8 +46,12 @@ class SandboxSpec:
     network: bool = False
     max_processes: int = 64
     max_file_mb: int = 2048
+    # Total bytes the run may leave in `cwd` (None: unchecked). Enforced by polling during the run
+    # and a final check after it (red-team: filling the disk through the writable workspace).
+    disk_mb: int | None = None
     hidden: list[Path] = field(default_factory=list)  # made invisible (empty tmpfs)
     writable: list[Path] = field(default_factory=list)  # extra writable binds besides cwd
+    readonly: list[Path] = field(default_factory=list)  # re-exposed read-only (e.g. under /tmp)
     env: dict[str, str] = field(default_factory=dict)
     seed: int = 0
 
@@ -89,13 +94,35 @@ def _works(argv: list[str]) -> bool:
 def _wrap(spec: SandboxSpec, backend: str) -> list[str]:
     if backend == "bwrap":
         cmd = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-        cmd += ["--tmpfs", "/tmp", "--tmpfs", "/dev/shm", "--dir", "/tmp/home"]
+        # tmpfs lives in RAM, outside RLIMIT_AS: each one is capped at the run's memory budget
+        # (red-team: filling /tmp or /dev/shm to exhaust the host's memory).
+        tmpfs_size = str(spec.memory_mb * 1024 * 1024)
+        cmd += ["--size", tmpfs_size, "--tmpfs", "/tmp"]
+        cmd += ["--size", tmpfs_size, "--tmpfs", "/dev/shm"]
+        cmd += ["--dir", "/tmp/home", "--remount-ro", "/dev"]  # no unbounded files in /dev
+        under_run = any(_is_under(p, Path("/run")) for p in [spec.cwd, *spec.writable])
+        if not spec.network and not under_run:
+            # Filesystem UNIX sockets ignore read-only mounts and network namespaces: hide the
+            # usual place of host services (dbus, docker, ...). /var/run links here.
+            cmd += ["--tmpfs", "/run", "--remount-ro", "/run"]
         for h in spec.hidden:
             if h.exists():
                 cmd += ["--tmpfs", str(h)]
+        for r in spec.readonly:
+            cmd += ["--ro-bind", str(r), str(r)]
         for w in [spec.cwd, *spec.writable]:
             cmd += ["--bind", str(w), str(w)]
+        for h in spec.hidden:
+            if h.exists() and h not in (spec.cwd, *spec.writable):
+                # read-only once the binds inside it exist: a write to `../x` or into the hidden
+                # task dir fails loudly instead of landing in a throwaway tmpfs
+                cmd += ["--remount-ro", str(h)]
         cmd += ["--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
+        # When the harness runs as root, bwrap keeps every capability inside the sandbox, and
+        # CAP_SYS_ADMIN there can remount `/` read-write or unmount the tmpfs that hides the task
+        # and the store (red-team: test_remount_escape). Drop them all, and forbid nested user
+        # namespaces that would hand them back. No-ops for an unprivileged harness.
+        cmd += ["--cap-drop", "ALL", "--disable-userns"]
         # --as-pid-1: the command is the namespace init, so wait4() accounts its CPU time and
         # peak memory (with a bwrap init in between, rusage stops at bwrap)
         cmd += ["--unshare-cgroup-try", "--die-with-parent", "--new-session", "--as-pid-1"]
@@ -107,6 +134,39 @@ def _wrap(spec: SandboxSpec, backend: str) -> list[str]:
         net = [] if spec.network else ["-n"]
         return ["unshare", "-r", *net, "-p", "-f", "--kill-child", "--"] + spec.argv
     return list(spec.argv)
+
+
+def _is_under(path: Path, root: Path) -> bool:
+    return path.resolve().is_relative_to(root.resolve())
+
+
+DISK_POLL_SECONDS = 0.1
+MAX_FILES = 100_000  # entries in the workspace; more is treated as filling the disk
+
+
+def disk_usage(root: Path, limit_bytes: int) -> tuple[int, int]:
+    """Bytes (allocated or apparent, whichever is larger) and entries below `root`, without
+    following symlinks. Stops counting early once `limit_bytes` or MAX_FILES is passed."""
+    total = entries = 0
+    stack = [str(root)]
+    while stack:
+        try:
+            it = os.scandir(stack.pop())
+        except OSError:
+            continue
+        with it:
+            for e in it:
+                entries += 1
+                try:
+                    st = e.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                total += max(st.st_size, st.st_blocks * 512)
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(e.path)
+                if total > limit_bytes or entries > MAX_FILES:
+                    return total, entries
+    return total, entries
 
 
 def _busy_seconds() -> float:
@@ -141,7 +201,8 @@ def read_tail(path: Path, nbytes: int = TAIL_BYTES) -> str:
 def clean_env(spec: SandboxSpec) -> dict[str, str]:
     t = str(spec.threads)
     env = {
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "PATH": os.pathsep.join(
+            [str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
         "HOME": "/tmp/home",
         "TMPDIR": "/tmp",
         "LANG": "C.UTF-8",
@@ -172,7 +233,7 @@ def run_sandboxed(spec: SandboxSpec, backend: str | None = None) -> RunFacts:
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
         c = int(cpu_limit) + 1
         resource.setrlimit(resource.RLIMIT_CPU, (c, c + 1))
-        fs = spec.max_file_mb * 1024 * 1024
+        fs = min(spec.max_file_mb, spec.disk_mb or spec.max_file_mb) * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_FSIZE, (fs, fs))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if spec.cores:
@@ -208,13 +269,33 @@ def run_sandboxed(spec: SandboxSpec, backend: str | None = None) -> RunFacts:
                 seed=spec.seed, started_at=started_at, cores=spec.cores, threads=spec.threads,
             )
         done = threading.Event()
+        disk_limit = (spec.disk_mb or 0) * 1024 * 1024
+
+        def over_disk() -> str:
+            used, n = disk_usage(spec.cwd, disk_limit)
+            if used > disk_limit or n > MAX_FILES:
+                return (f"disk limit {spec.disk_mb} MiB in the workspace "
+                        f"(found {used / 2**20:.0f} MiB in {n} entries)")
+            return ""
 
         def watchdog() -> None:
             nonlocal timed_out, killed_reason
-            if not done.wait(spec.time_limit):
-                timed_out = True
-                killed_reason = f"wall-time limit {spec.time_limit:g}s"
-                _kill_tree(proc.pid, group)
+            deadline = time.perf_counter() + spec.time_limit
+            while True:
+                # poll the workspace size when limited (one wait otherwise, as before)
+                step = DISK_POLL_SECONDS if disk_limit else spec.time_limit
+                left = deadline - time.perf_counter()
+                if done.wait(max(0.0, min(step, left))):
+                    return
+                if disk_limit and (why := over_disk()):
+                    killed_reason = why
+                    _kill_tree(proc.pid, group)
+                    return
+                if time.perf_counter() >= deadline:
+                    timed_out = True
+                    killed_reason = f"wall-time limit {spec.time_limit:g}s"
+                    _kill_tree(proc.pid, group)
+                    return
 
         threading.Thread(target=watchdog, daemon=True).start()
         _, status, usage = os.wait4(proc.pid, 0)
@@ -222,6 +303,8 @@ def run_sandboxed(spec: SandboxSpec, backend: str | None = None) -> RunFacts:
         done.set()
         proc.returncode = os.waitstatus_to_exitcode(status)
     leftovers = _kill_tree(proc.pid, group)
+    if disk_limit and not killed_reason and (why := over_disk()):
+        killed_reason = why  # a burst between two polls, caught after the run
     if group is not None:
         group.remove()
     busy = _busy_seconds() - busy0
@@ -263,10 +346,8 @@ def run_sandboxed(spec: SandboxSpec, backend: str | None = None) -> RunFacts:
 def _kill_tree(pid: int, group: PidsGroup | None) -> int:
     """Kill the run's process group and everything in its cgroup; return survivors found."""
     n = 0
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
     if group is not None:
         n = group.kill_all()
     return n

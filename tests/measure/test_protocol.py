@@ -1,0 +1,100 @@
+"""The promotion rule on simulated runs with known truth."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import pytest
+
+from rubicon.measure.protocol import ProtocolConfig, compare
+from rubicon.measure.stats import paired_log_ratio
+from rubicon.measure.trial import Trial
+from rubicon.types import RunFacts, State
+
+
+def _trial(wall: float, load: float = 0.0, state: State = State.OK) -> Trial:
+    facts = RunFacts(exit_code=0, wall_seconds=wall, cpu_seconds=wall, peak_memory_mb=10,
+                     foreign_load=load)
+    return Trial(facts=facts, metrics={"wall_seconds": wall}, state=state)
+
+
+def _sim(mean: float, cv: float, rng: random.Random, load: Callable[[], float] = lambda: 0.0):
+    return lambda: _trial(mean * rng.lognormvariate(0, cv), load())
+
+
+def test_a_a_false_promotion_rate_at_most_5_percent() -> None:
+    rng = random.Random(1)
+    trials = 1000
+    promoted = sum(
+        compare(_sim(1.0, 0.03, rng), _sim(1.0, 0.03, rng), [1.0], "wall_seconds").promote
+        for _ in range(trials)
+    )
+    assert promoted / trials <= 0.05
+
+
+def test_detects_5_percent_speedup_within_6_pairs_at_realistic_noise() -> None:
+    rng = random.Random(2)
+    found = [compare(_sim(0.95, 0.015, rng), _sim(1.0, 0.015, rng), [1.0], "wall_seconds")
+             for _ in range(200)]
+    rate = sum(v.promote for v in found) / len(found)
+    assert rate >= 0.95
+    assert all(len({r.pair for r in v.runs}) <= 7 for v in found)  # screening + 6 pairs
+
+
+def test_clear_loser_costs_one_run() -> None:
+    rng = random.Random(3)
+    v = compare(_sim(1.5, 0.01, rng), _sim(1.0, 0.01, rng), [1.0, 1.0], "wall_seconds")
+    assert not v.promote and "clear loser" in v.reason
+    assert len(v.runs) == 1
+
+
+def test_failed_screening_run_is_recorded_not_raised() -> None:
+    v = compare(lambda: _trial(1.0, state=State.CRASHED), lambda: _trial(1.0), [1.0], "wall_seconds")
+    assert v.state == State.CRASHED and not v.promote and len(v.runs) == 1
+
+
+def test_gate_failure_in_a_later_pair_discards() -> None:
+    calls = iter([_trial(0.5), _trial(0.5), _trial(0.5, state=State.GATE_FAILED)])
+    v = compare(lambda: next(calls), lambda: _trial(1.0), [1.0], "wall_seconds")
+    assert v.state == State.GATE_FAILED and not v.promote
+
+
+def test_runs_under_foreign_load_are_rerun_and_not_scored() -> None:
+    loads = iter([2.0, 0.0] + [0.0] * 100)
+    rng = random.Random(4)
+    v = compare(_sim(0.5, 0.01, rng, lambda: next(loads)), _sim(1.0, 0.01, rng), [1.0],
+                "wall_seconds", cfg=ProtocolConfig())
+    assert v.promote
+    assert v.runs[0].scored is False and v.runs[0].foreign_load == 2.0
+    assert v.runs[1].scored is True and v.runs[1].pair == 0
+
+
+def test_identical_code_is_futile_not_inconclusive() -> None:
+    rng = random.Random(5)
+    v = compare(_sim(1.0, 0.001, rng), _sim(1.0, 0.001, rng), [1.0], "wall_seconds")
+    assert not v.promote and v.reason.startswith("not better")
+
+
+def test_order_alternates_between_pairs() -> None:
+    rng = random.Random(6)
+    v = compare(_sim(1.0, 0.02, rng), _sim(1.0, 0.02, rng), [1.0], "wall_seconds",
+                cfg=ProtocolConfig(min_pairs=6, max_pairs=6))
+    firsts = [next(r.role for r in v.runs if r.pair == p) for p in range(1, 7)]
+    assert firsts == ["incumbent", "candidate"] * 3
+
+
+def test_maximize_direction() -> None:
+    rng = random.Random(7)
+    better = compare(lambda: Trial(facts=_trial(1).facts, metrics={"acc": 0.9 * rng.lognormvariate(0, 0.01)}),
+                     lambda: Trial(facts=_trial(1).facts, metrics={"acc": 0.8 * rng.lognormvariate(0, 0.01)}),
+                     [0.8], "acc", maximize=True)
+    assert better.promote
+
+
+def test_paired_log_ratio_interval() -> None:
+    est = paired_log_ratio([0.9, 0.91, 0.89], [1.0, 1.0, 1.0], alpha=0.025)
+    assert est.ratio == pytest.approx(0.9, abs=0.01)
+    assert est.ratio_low < est.ratio < est.ratio_high < 1.0
+    with pytest.raises(ValueError):
+        paired_log_ratio([1.0], [1.0], alpha=0.05)
