@@ -9,7 +9,6 @@ from pathlib import Path
 from rich.syntax import Syntax
 from rich.table import Table
 
-from rubicon.campaign import export_experiment
 from rubicon.cli._common import add_dir_flag, console, fmt_seconds
 from rubicon.store import Store
 from rubicon.workspace import diff_files
@@ -18,7 +17,7 @@ from rubicon.workspace import diff_files
 def _show(args: argparse.Namespace) -> int:
     store = Store(args.dir, create=False)
     if args.experiment is None:
-        return _summary(store, args.campaign)
+        return _summary(store, args.campaign, args.last)
     e = store.experiment(args.experiment)
     info = store.campaign(e.campaign_id)
     decision = e.decision.value if e.decision else "-"
@@ -58,12 +57,13 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _summary(store: Store, cid: str | None) -> int:
+def _summary(store: Store, cid: str | None, last: int) -> int:
     info = store.campaign(cid)
     t = Table(title=f"campaign {info.id} ({info.task_name}, {info.researcher}, {info.status})")
     for col in ("#", "seq", "parent", "state", "decision", "objective", "speedup", "took", "rationale / reason"):
         t.add_column(col)
-    for e in store.experiments(info.id):
+    counts = store.count(info.id)
+    for e in store.experiments(info.id, last=last):
         took = (e.finished_at - e.created_at) if e.finished_at else None
         t.add_row(str(e.id), str(e.seq), str(e.parent_id or "-"), e.state.value,
                   e.decision.value if e.decision else "-",
@@ -71,11 +71,36 @@ def _summary(store: Store, cid: str | None) -> int:
                   f"{e.speedup:.2f}x" if e.speedup else "-", fmt_seconds(took),
                   (e.rationale.splitlines()[0][:50] if e.rationale else "") + " | " + e.reason[:60])
     console.print(t)
+    total = sum(counts.values())
+    if total > last:
+        console.print(f"(the last {last} of {total} experiments; --last N shows more)")
+    console.print("states: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     console.print(f"incumbent: #{info.incumbent_id}   baseline: #{info.baseline_id}")
+    _lines(store, info.id)
     return 0
 
 
+def _lines(store: Store, cid: str) -> None:
+    """Researchers (and their lines of work) side by side, when there are several."""
+    from rubicon.manager import line_stats
+
+    stats = line_stats(store, cid)
+    if len(stats) < 2:
+        return
+    t = Table(title="researchers")
+    for col in ("researcher", "line", "experiments", "kept", "best speedup", "states"):
+        t.add_column(col)
+    for s in stats:
+        best = f"{s.best_speedup:.2f}x (#{s.best_id})" if s.best_speedup else "-"
+        t.add_row(s.researcher, "-" if s.line is None else str(s.line), str(s.experiments),
+                  str(s.kept), best + (" incumbent" if s.incumbent else ""),
+                  ", ".join(f"{n} {k}" for k, n in sorted(s.states.items())))
+    console.print(t)
+
+
 def _export(args: argparse.Namespace) -> int:
+    from rubicon.campaign import export_experiment
+
     store = Store(args.dir, create=False)
     dest = export_experiment(store, args.experiment, Path(args.dest))
     console.print(f"experiment #{args.experiment} written to {dest}")
@@ -88,6 +113,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="experiment id; omit for a summary of the latest campaign")
     p.add_argument("--campaign", default=None, help="campaign id for the summary (default: latest)")
     p.add_argument("--tail", type=int, default=2000, help="characters of log tail to print")
+    p.add_argument("--last", type=int, default=50, help="rows of the campaign summary")
     add_dir_flag(p)
     p.set_defaults(func=_show)
     p = sub.add_parser("export", help="write an experiment's workspace as files")

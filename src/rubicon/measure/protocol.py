@@ -130,10 +130,8 @@ def compare(
         v.objective = median(v.candidate_values)
         if len(cand) < cfg.min_pairs:
             continue
-        if maximize:
-            est = paired_log_ratio(inc, cand, alpha_look)
-        else:
-            est = paired_log_ratio(cand, inc, alpha_look)
+        # log(better/worse) < 0 means the candidate is better, in either direction
+        est = paired_log_ratio(inc, cand, alpha_look) if maximize else paired_log_ratio(cand, inc, alpha_look)
         v.estimate = est
         ratio = f"{est.ratio:.3f}x [{est.ratio_low:.3f}, {est.ratio_high:.3f}]"
         if est.high < 0:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy import stats as _st
-
 
 @dataclass(frozen=True)
 class PairedEstimate:
@@ -30,7 +28,9 @@ class PairedEstimate:
 
 
 def t_quantile(p: float, df: int) -> float:
-    return float(_st.t.ppf(p, df))
+    from scipy import stats  # lazy: scipy.stats costs ~2 s of start-up on a slow machine
+
+    return float(stats.t.ppf(p, df))
 
 
 def paired_log_ratio(cand: list[float], inc: list[float], alpha: float) -> PairedEstimate:

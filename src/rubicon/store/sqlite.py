@@ -224,8 +224,8 @@ class Store:
             TimedRun(role=r["role"], pair=r["pair"], wall_seconds=r["wall_seconds"],
                      cpu_seconds=r["cpu_seconds"], peak_memory_mb=r["peak_memory_mb"],
                      foreign_load=r["foreign_load"], exit_code=r["exit_code"],
-                     scored=bool(r["scored"]), objective=r["objective"], cores=json.loads(r["cores"]), threads=r["threads"],
-                     started_at=r["started_at"])
+                     scored=bool(r["scored"]), objective=r["objective"],
+                     cores=json.loads(r["cores"]), threads=r["threads"], started_at=r["started_at"])
             for r in self._db.execute("SELECT * FROM runs WHERE experiment_id=? ORDER BY id", (eid,))
         ]
 
@@ -236,14 +236,18 @@ class Store:
             " ORDER BY id", (subject_id,)
         )]
 
-    def experiments(self, campaign_id: str, full: bool = False,
-                    include_pending: bool = True) -> list[Experiment]:
-        """Experiments of a campaign, oldest first. `full=False` skips diffs and files (fast)."""
+    def experiments(self, campaign_id: str, full: bool = False, include_pending: bool = True,
+                    last: int | None = None) -> list[Experiment]:
+        """Experiments of a campaign, oldest first (only the `last` N if given).
+
+        `full=False` skips diffs and files, which keeps listing 100k experiments fast.
+        """
         cols = "*" if full else _LIGHT
         where = "" if include_pending else " AND state != 'pending'"
-        rows = self._db.execute(
-            f"SELECT {cols} FROM experiments WHERE campaign_id=?{where} ORDER BY seq", (campaign_id,)
-        ).fetchall()
+        sql = f"SELECT {cols} FROM experiments WHERE campaign_id=?{where} ORDER BY seq"
+        if last is not None:
+            sql = f"SELECT * FROM ({sql} DESC LIMIT {int(last)}) ORDER BY seq"
+        rows = self._db.execute(sql, (campaign_id,)).fetchall()
         return [self._row(r, full=full) for r in rows]
 
     def pending(self, campaign_id: str) -> list[Experiment]:
