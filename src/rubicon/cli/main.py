@@ -25,6 +25,8 @@ COMMANDS = {
     "researchers": "tasks",
     "doctor": "doctor",
     "horizon": "horizon",
+    "report": "report",
+    "serve": "serve",
 }
 
 
