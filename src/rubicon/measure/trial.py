@@ -7,19 +7,22 @@ the read-only workspace files are checked around every run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import secrets
 import shutil
+import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rubicon.runner import SandboxSpec, detect_backend, run_sandboxed
 from rubicon.task import Task
-from rubicon.task._spec import BUILTIN_DIR
+from rubicon.task._spec import BUILTIN_DIR, TaskFile
 from rubicon.types import RunFacts, State
 from rubicon.workspace import write_workspace
 
@@ -41,16 +44,29 @@ class Trial:
 WORKSPACE_DISK_MB = 1024
 
 
-def _file_hashes(root: Path) -> dict[str, str]:
+def _file_hashes(root: Path, names: list[str]) -> dict[str, str]:
+    """Hashes of the files `names` below `root`, looked up directly: the harness never walks a
+    tree the candidate shaped (red-team: a 1500-deep directory crashed a recursive walk). A
+    missing, unreadable or symlinked file (or one under a symlinked dir) gets no hash."""
     out = {}
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and not p.is_symlink() and "__pycache__" not in p.parts:
-            try:
-                digest = hashlib.sha256(p.read_bytes()).hexdigest()
-            except OSError:  # made unreadable by the run: counts as changed, never raises
-                digest = "<unreadable>"
-            out[p.relative_to(root).as_posix()] = digest
+    for name in names:
+        if _artifact_problem(root, name):
+            continue
+        try:
+            out[name] = hashlib.sha256((root / name).read_bytes()).hexdigest()
+        except OSError:
+            continue
     return out
+
+
+def _remove_tree(path: Path) -> None:
+    """Delete a directory a candidate wrote. shutil.rmtree recurses (RecursionError on a very
+    deep tree, which would end the campaign); `rm -rf` does not."""
+    with contextlib.suppress(Exception):
+        shutil.rmtree(path, ignore_errors=True)
+    if path.exists():
+        subprocess.run(["rm", "-rf", "--one-file-system", str(path)], check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _artifact_problem(ws: Path, rel: str) -> str:
@@ -123,6 +139,10 @@ class TrialRunner:
             if g is not None:
                 hidden.add(g)
         self.hidden = sorted(hidden)
+        # Parallel campaigns: a TimingLane (rubicon.runner.lane) grants each timed run its own
+        # cores (None: always `self.cores`); the evaluator is pinned to `untimed_cores`.
+        self.lane: Any = None
+        self.untimed_cores: list[int] = []
 
     def run(self, files: dict[str, str], *, evaluate: bool = True, label: str = "run") -> Trial:
         """Run the candidate once (timed) and, if asked, evaluate its artifacts."""
@@ -131,26 +151,10 @@ class TrialRunner:
         try:
             ws = root / "ws"
             write_workspace(self.task, files, ws)
-            before = _file_hashes(ws)
+            before = _file_hashes(ws, sorted(self.readonly))
             seed = secrets.randbelow(2**31 - 1)
-            facts = run_sandboxed(
-                SandboxSpec(
-                    argv=list(spec.run.command),
-                    cwd=ws,
-                    log_path=root / "run.log",
-                    time_limit=spec.run.time_limit,
-                    cpu_limit=spec.run.cpu_limit,
-                    memory_mb=spec.run.memory_mb,
-                    threads=spec.run.threads,
-                    cores=self.cores,
-                    network=spec.run.network,
-                    max_processes=spec.run.max_processes,
-                    hidden=self.hidden,
-                    seed=seed,
-                    disk_mb=WORKSPACE_DISK_MB,
-                ),
-                self.backend,
-            )
+            with self._timed_cores() as cores:
+                facts = self._run_timed(spec, ws, root, seed, cores)
             try:
                 trial = self._judge_run(facts, ws, before)
             except Exception as e:  # noqa: BLE001 - nothing a run leaves may crash the campaign
@@ -163,7 +167,38 @@ class TrialRunner:
                 self._check_gates(trial)
             return trial
         finally:
-            shutil.rmtree(root, ignore_errors=True)
+            _remove_tree(root)
+
+    @contextlib.contextmanager
+    def _timed_cores(self) -> Iterator[list[int]]:
+        """The cores of one timed run: granted by the lane (held until the run ends), or fixed."""
+        if self.lane is None:
+            yield self.cores
+            return
+        with self.lane.timed(self.task.spec.run.threads) as cores:
+            yield list(cores)
+
+    def _run_timed(self, spec: TaskFile, ws: Path, root: Path, seed: int,
+                   cores: list[int]) -> RunFacts:
+        return run_sandboxed(
+            SandboxSpec(
+                argv=list(spec.run.command),
+                cwd=ws,
+                log_path=root / "run.log",
+                time_limit=spec.run.time_limit,
+                cpu_limit=spec.run.cpu_limit,
+                memory_mb=spec.run.memory_mb,
+                threads=spec.run.threads,
+                cores=cores,
+                network=spec.run.network,
+                max_processes=spec.run.max_processes,
+                hidden=self.hidden,
+                seed=seed,
+                disk_mb=WORKSPACE_DISK_MB,
+                cgroup_note=root / "cgroups-run",
+            ),
+            self.backend,
+        )
 
     def _judge_run(self, facts: RunFacts, ws: Path, before: dict[str, str]) -> Trial:
         metrics: dict[str, Any] = {
@@ -178,7 +213,7 @@ class TrialRunner:
         if not ws.is_dir():
             trial.state, trial.reason = State.CRASHED, "the run deleted its workspace"
             return trial
-        after = _file_hashes(ws)
+        after = _file_hashes(ws, sorted(self.readonly))
         for name in self.readonly:
             if after.get(name) != before.get(name):
                 trial.state = State.TAMPERED
@@ -211,7 +246,7 @@ class TrialRunner:
             dst = arts / art
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(ws / art, dst)
-        shutil.rmtree(ws)  # the evaluator never sees the candidate's code
+        _remove_tree(ws)  # the evaluator never sees the candidate's code
         evdir = root / "eval"
         evdir.mkdir()
         argv = [a.replace("{task}", str(self.task.dir)).replace("{artifacts}", str(arts))
@@ -234,6 +269,8 @@ class TrialRunner:
                 },
                 seed=run_seed,
                 max_processes=64,
+                cores=list(self.untimed_cores),
+                cgroup_note=root / "cgroups-eval",
             ),
             self.backend,
         )

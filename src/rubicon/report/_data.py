@@ -7,17 +7,13 @@ Everything here reads the store through `rubicon.store.Store` (opened read-only 
 from __future__ import annotations
 
 import math
-import sqlite3
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from rubicon.errors import StoreError
 from rubicon.store import Store
-from rubicon.store.sqlite import SCHEMA_VERSION
 from rubicon.types import CampaignInfo, Decision, Experiment, State
 from rubicon.workspace import diff_files
 
@@ -31,28 +27,8 @@ class ReadOnlyStore(Store):
     It skips the schema migration (a write) and only checks the schema version.
     """
 
-    def __init__(self, path: str | Path, create: bool = False) -> None:  # noqa: D107
-        p = Path(path)
-        if p.is_dir() or p.suffix != ".db":
-            p = p / self.FILENAME
-        if not p.exists():
-            raise StoreError(
-                f"no rubicon store at {p} (start one with `rubicon run`, or pass --dir)")
-        self.path = p
-        uri = f"file:{quote(str(p.resolve()))}?mode=ro"
-        self._db = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None,
-                                   check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        try:
-            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        except sqlite3.DatabaseError as e:
-            self._db.close()
-            raise StoreError(f"{p}: not a rubicon store ({e})") from None
-        if row is not None and int(row[0]) > SCHEMA_VERSION:
-            self._db.close()
-            raise StoreError(f"{p}: schema version {row[0]} is newer than this rubicon "
-                             f"understands ({SCHEMA_VERSION}); upgrade rubicon")
-
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(path, create=False, read_only=True)
 
     def last_change(self, cid: str) -> tuple[int, float]:
         """(experiments recorded, latest created/finished time) of a campaign: one query."""

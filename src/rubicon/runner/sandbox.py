@@ -26,7 +26,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rubicon.runner._cgroup import PidsGroup
+from rubicon.runner._cgroup import MemoryGroup, PidsGroup
 from rubicon.types import RunFacts
 
 TAIL_BYTES = 4000
@@ -54,6 +54,9 @@ class SandboxSpec:
     readonly: list[Path] = field(default_factory=list)  # re-exposed read-only (e.g. under /tmp)
     env: dict[str, str] = field(default_factory=dict)
     seed: int = 0
+    # A file to write the run's cgroup paths into: if the harness dies (kill -9), a recovery
+    # (rubicon.runner.recover) finds and removes that run's groups from it.
+    cgroup_note: Path | None = None
 
 
 @functools.cache
@@ -120,8 +123,8 @@ def _wrap(spec: SandboxSpec, backend: str) -> list[str]:
         cmd += ["--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
         # When the harness runs as root, bwrap keeps every capability inside the sandbox, and
         # CAP_SYS_ADMIN there can remount `/` read-write or unmount the tmpfs that hides the task
-        # and the store (red-team: test_remount_escape). Drop them all, and forbid nested user
-        # namespaces that would hand them back. No-ops for an unprivileged harness.
+        # and the store (red-team: test_privileged_remount_escape_is_blocked). Drop them all,
+        # and forbid nested user namespaces that would hand them back. No-ops when unprivileged.
         cmd += ["--cap-drop", "ALL", "--disable-userns"]
         # --as-pid-1: the command is the namespace init, so wait4() accounts its CPU time and
         # peak memory (with a bwrap init in between, rusage stops at bwrap)
@@ -140,6 +143,7 @@ def _is_under(path: Path, root: Path) -> bool:
     return path.resolve().is_relative_to(root.resolve())
 
 
+RUN_MEMORY_FACTOR = 2  # the whole run's RAM (memory cgroup) vs the per-process RLIMIT_AS
 DISK_POLL_SECONDS = 0.1
 MAX_FILES = 100_000  # entries in the workspace; more is treated as filling the disk
 
@@ -169,17 +173,25 @@ def disk_usage(root: Path, limit_bytes: int) -> tuple[int, int]:
     return total, entries
 
 
-def _busy_seconds() -> float:
-    """Machine-wide busy CPU seconds so far (all cores), from /proc/stat."""
-    try:
-        with open("/proc/stat") as f:
-            parts = f.readline().split()[1:]
-    except OSError:
-        return 0.0
+def _busy_of(parts: list[str]) -> float:
     vals = [int(x) for x in parts]
     idle = vals[3] + (vals[4] if len(vals) > 4 else 0)  # idle + iowait
     guest = sum(vals[8:10]) if len(vals) > 9 else 0  # already counted in user/nice
     return (sum(vals) - idle - guest) / _CLK
+
+
+def _busy_seconds(cores: list[int] | None = None) -> float:
+    """Busy CPU seconds so far from /proc/stat: machine-wide (the `cpu` line), or summed over
+    the per-CPU lines `cpuN` of `cores` only."""
+    try:
+        with open("/proc/stat") as f:
+            if not cores:
+                return _busy_of(f.readline().split()[1:])
+            want = {f"cpu{c}" for c in cores}
+            return sum(_busy_of(line.split()[1:]) for line in f
+                       if line.startswith("cpu") and line.split(maxsplit=1)[0] in want)
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 _CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -226,6 +238,13 @@ def run_sandboxed(spec: SandboxSpec, backend: str | None = None) -> RunFacts:
     argv = [sys.executable if a == "python" else a for a in spec.argv]
     spec = SandboxSpec(**{**spec.__dict__, "argv": argv})
     group = PidsGroup.create(spec.max_processes + 8)  # +8: sandbox helper processes
+    # RAM of the whole run (processes + tmpfs + memfds) may reach twice the per-process limit
+    mem_limit_mb = RUN_MEMORY_FACTOR * spec.memory_mb
+    mem_group = MemoryGroup.create(mem_limit_mb * 1024 * 1024)
+    if spec.cgroup_note is not None:
+        with contextlib.suppress(OSError):
+            spec.cgroup_note.write_text(
+                "".join(f"{g.path}\n" for g in (group, mem_group) if g is not None))
     cpu_limit = spec.cpu_limit or 2 * spec.time_limit * max(1, spec.threads) + 5
 
     def preexec() -> None:  # runs in the child between fork and exec
@@ -240,12 +259,16 @@ def run_sandboxed(spec: SandboxSpec, backend: str | None = None) -> RunFacts:
             os.sched_setaffinity(0, spec.cores)
         if group is not None:
             group.add_self()
+        if mem_group is not None:
+            mem_group.add_self()
 
     spec.log_path.parent.mkdir(parents=True, exist_ok=True)
     killed_reason = ""
     timed_out = False
     started_at = time.time()
-    busy0 = _busy_seconds()
+    # Foreign load counts busy time on the run's own cores when it is pinned (work pinned to
+    # other cores, e.g. a parallel evaluator, does not disturb it), machine-wide otherwise.
+    busy0 = _busy_seconds(spec.cores)
     self0 = time.process_time()
     with open(spec.log_path, "wb") as log:
         t0 = time.perf_counter()
@@ -261,8 +284,9 @@ def run_sandboxed(spec: SandboxSpec, backend: str | None = None) -> RunFacts:
                 preexec_fn=preexec,
             )
         except OSError as e:
-            if group is not None:
-                group.remove()
+            for g in (group, mem_group):
+                if g is not None:
+                    g.remove()
             return RunFacts(
                 exit_code=None, wall_seconds=0.0, cpu_seconds=0.0, peak_memory_mb=0.0,
                 foreign_load=0.0, killed_reason=f"could not start: {e}", sandbox=backend,
@@ -305,11 +329,18 @@ def run_sandboxed(spec: SandboxSpec, backend: str | None = None) -> RunFacts:
     leftovers = _kill_tree(proc.pid, group)
     if disk_limit and not killed_reason and (why := over_disk()):
         killed_reason = why  # a burst between two polls, caught after the run
-    if group is not None:
-        group.remove()
-    busy = _busy_seconds() - busy0
+    oom = mem_group.oom_kills() if mem_group is not None else 0
+    for g in (group, mem_group):
+        if g is not None:
+            g.remove()
+    if oom and not killed_reason:
+        killed_reason = (f"memory limit {mem_limit_mb} MiB for the whole run "
+                         f"(processes, tmpfs and memfds together)")
+    busy = _busy_seconds(spec.cores) - busy0
     cpu = usage.ru_utime + usage.ru_stime
-    self_cpu = time.process_time() - self0
+    # the harness's own CPU is not foreign; on a pinned run only what ran on its cores counts,
+    # and the harness process may run elsewhere, so its time is not subtracted there
+    self_cpu = 0.0 if spec.cores else time.process_time() - self0
     foreign = max(0.0, (busy - cpu - self_cpu) / wall) if wall > 0 else 0.0
     code = proc.returncode
     # bwrap and unshare report a child killed by signal N as exit status 128 + N

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from rubicon.errors import StoreError
 from rubicon.types import CampaignInfo, Experiment, State, TimedRun
@@ -68,20 +69,35 @@ class Store:
 
     FILENAME = "rubicon.db"
 
-    def __init__(self, path: str | Path, create: bool = True) -> None:
+    def __init__(self, path: str | Path, create: bool = True, read_only: bool = False) -> None:
+        """Open (or create) the store at `path`, a directory or a `.db` file.
+
+        `read_only=True` opens with SQLite's mode=ro: every write fails, no migration runs.
+        """
         p = Path(path)
         if p.is_dir() or p.suffix != ".db":
             p = p / self.FILENAME
-        if not p.exists() and not create:
+        if not p.exists() and (read_only or not create):
             raise StoreError(f"no rubicon store at {p} (start one with `rubicon run`, or pass --dir)")
-        p.parent.mkdir(parents=True, exist_ok=True)
         self.path = p
-        self._db = sqlite3.connect(p, timeout=30, isolation_level=None, check_same_thread=False)
+        if read_only:
+            uri = f"file:{quote(str(p.resolve()))}?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None,
+                                       check_same_thread=False)
+        else:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(p, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
+            if not read_only:
+                self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
         except sqlite3.DatabaseError as e:
+            self._db.close()
             raise StoreError(f"{p}: not a rubicon store ({e})") from None
+        if read_only:
+            self._check_version()
+            return
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._migrate()
@@ -105,11 +121,18 @@ class Store:
             row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             if row is None:
                 db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path}: schema version {row[0]} is newer than this rubicon "
-                    f"understands ({SCHEMA_VERSION}); upgrade rubicon"
-                )
+        self._check_version()
+
+    def _check_version(self) -> None:
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{self.path}: not a rubicon store ({e})") from None
+        if row is not None and int(row[0]) > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: schema version {row[0]} is newer than this rubicon "
+                f"understands ({SCHEMA_VERSION}); upgrade rubicon"
+            )
 
     # campaigns ---------------------------------------------------------------------------
 
