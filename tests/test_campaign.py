@@ -15,7 +15,6 @@ from rubicon.researcher.scripted import ScriptedResearcher
 from rubicon.task import Task
 from rubicon.types import Decision, Edit, Proposal, State
 
-
 # Tests check decisions, not timing: never re-run because the shared machine is busy.
 CALM = ProtocolConfig(max_foreign_load=1e9)
 

@@ -15,7 +15,7 @@ from rubicon.workspace import diff_files
 
 
 def _show(args: argparse.Namespace) -> int:
-    store = Store(args.dir, create=False)
+    store = Store(args.dir, read_only=True)
     if args.experiment is None:
         return _summary(store, args.campaign, args.last)
     e = store.experiment(args.experiment)
@@ -101,7 +101,7 @@ def _lines(store: Store, cid: str) -> None:
 def _export(args: argparse.Namespace) -> int:
     from rubicon.campaign import export_experiment
 
-    store = Store(args.dir, create=False)
+    store = Store(args.dir, read_only=True)
     dest = export_experiment(store, args.experiment, Path(args.dest))
     console.print(f"experiment #{args.experiment} written to {dest}")
     return 0
