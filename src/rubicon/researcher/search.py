@@ -1,0 +1,466 @@
+"""The built-in offline researcher `search`: Optuna over a task's knobs and playbook patches.
+
+No network, no API key. Every `propose` rebuilds its whole state from the campaign's store
+(`ctx.history`), so a resumed campaign continues exactly where it stopped:
+
+1. Each recorded experiment whose ``meta["config"]`` holds a configuration becomes one
+   observation; the baseline is the baseline configuration (baseline knob values, no patches).
+   Ok experiments are scored ``log(objective)`` (negated when the task maximizes); failed ones
+   (crashed, timed out, gate failed, tampered, invalid) get a penalty: the worst ok score plus
+   ``log 2``. The penalty keeps them in the sampler's model as *bad* points, so it steers away.
+2. Plan, first match wins; a configuration already measured is never proposed again:
+   a. ``patches``: every compatible playbook patch together (baseline knobs);
+   b. ``alone``: if (a) failed or was not faster than the baseline, each patch alone;
+   c. ``sweep``: one-change moves of single knobs around the incumbent (capped);
+   d. ``tpe``: Optuna's multivariate TPE sampler on a study rebuilt from the observations;
+   e. ``fill``: the unmeasured configuration nearest the best (exhaustive in small spaces);
+   f. nothing left: None.
+3. Proposals apply to the *baseline* files (patch edits in `requires` order, knob values for
+   the knobs file), so patches always apply cleanly whatever the incumbent is.
+
+See docs/RESEARCHERS.md, section "search", for why TPE and how failures are told to it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import math
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from rubicon.errors import ConfigError
+from rubicon.researcher import ResearchContext
+from rubicon.researcher._search_space import PATCH_PREFIX, Config, SearchSpace, patch_key
+from rubicon.types import Experiment, Proposal, State
+
+PHASES = ("patches", "alone", "sweep", "tpe", "random", "fill")
+SAMPLERS = ("tpe", "random")
+FAILURE_PENALTY = math.log(2.0)  # failed configs score this much worse than the worst ok one
+# the sweep moves around the incumbent unless an unpromoted ok experiment was this much faster
+ANCHOR_MARGIN = math.log(1.10)
+ENUMERATE_LIMIT = 200_000  # spaces up to this size are searched exhaustively when sampling stalls
+
+
+@dataclass
+class Observation:
+    """One measured configuration as the sampler sees it."""
+
+    config: Config
+    key: str
+    value: float | None  # log objective (lower is better); None when the experiment failed
+    experiment: Experiment
+    phase: str
+
+
+def _as_int(name: str, value: Any, low: int) -> int:
+    try:
+        v = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"search researcher: {name}={value!r} is not an integer") from None
+    if v < low:
+        raise ConfigError(f"search researcher: {name}={v} must be >= {low}")
+    return v
+
+
+class SearchResearcher:
+    """Offline researcher: searches knobs and playbook patches with Optuna.
+
+    Arguments come from ``--researcher-arg k=v`` as strings and are converted.
+
+    Args:
+        seed: sampler seed; default the campaign's seed (``ctx.seed``).
+        n_startup: random trials Optuna's TPE takes before it models (counted over all
+            observations, the baseline and the first proposals included).
+        sweep: at most this many one-change moves around the incumbent before TPE takes over.
+        sampler: ``tpe`` (default) or ``random`` (a baseline for benchmarking the researcher).
+        attempts: samples drawn per proposal to find a configuration not yet measured.
+
+    Raises:
+        ConfigError: an argument is not a valid integer or sampler name.
+    """
+
+    name = "search"
+
+    def __init__(self, seed: int | str | None = None, n_startup: int | str = 4,
+                 sweep: int | str = 24, sampler: str = "tpe", attempts: int | str = 64) -> None:
+        self.seed = None if seed is None or seed == "" else _as_int("seed", seed, 0)
+        self.n_startup = _as_int("n_startup", n_startup, 0)
+        self.sweep = _as_int("sweep", sweep, 0)
+        self.attempts = _as_int("attempts", attempts, 1)
+        if sampler not in SAMPLERS:
+            raise ConfigError(
+                f"search researcher: sampler={sampler!r}; choose one of {', '.join(SAMPLERS)}"
+            )
+        self.sampler = sampler
+        self.args: dict[str, Any] = {
+            "seed": self.seed, "n_startup": self.n_startup, "sweep": self.sweep,
+            "sampler": self.sampler, "attempts": self.attempts,
+        }
+
+    # the protocol -------------------------------------------------------------------------
+
+    def propose(self, ctx: ResearchContext) -> Proposal | None:
+        """Next configuration to measure, or None when every configuration has been measured."""
+        space = SearchSpace(ctx.task, ctx.baseline.files)
+        if not space.knobs and not space.patches:
+            return None
+        obs = observations(space, ctx)
+        measured = {o.key for o in obs}
+        seed = self.seed if self.seed is not None else ctx.seed
+        step_seed = (seed * 1_000_003 + len(ctx.history)) % (2**31 - 1)
+        plan = self._plan(space, ctx, obs, measured, step_seed)
+        if plan is None:
+            return None
+        config, phase, why = plan
+        return self._proposal(space, ctx, obs, config, phase, why)
+
+    # planning -----------------------------------------------------------------------------
+
+    def _plan(self, space: SearchSpace, ctx: ResearchContext, obs: list[Observation],
+              measured: set[str], step_seed: int) -> tuple[Config, str, str] | None:
+        def new(c: Config) -> bool:
+            return space.key(c) not in measured and space.applies(c)
+
+        base_value = next((o.value for o in obs if o.experiment.id == ctx.baseline.id), None)
+        if space.patches:
+            # a. every compatible patch together
+            together = space.all_compatible()
+            names = space.enabled(together)
+            if names and new(together):
+                return together, "patches", (
+                    f"first try all {len(names)} compatible playbook patches together: the "
+                    "quickest route to a first confirmed improvement"
+                )
+            # b. each patch alone when the combination did not help
+            tog = next((o for o in obs if o.key == space.key(together)), None)
+            helped = (tog is not None and tog.value is not None and base_value is not None
+                      and tog.value < base_value)
+            if tog is not None and not helped and len(names) > 1:
+                verdict = "failed" if tog.value is None else "was not faster than the baseline"
+                for p in space.order:
+                    alone = space.close_requires({**space.baseline_config(), patch_key(p): True})
+                    if new(alone):
+                        return alone, "alone", (
+                            f"the combination of all patches (e{tog.experiment.id}) {verdict}, "
+                            "so each patch is measured on its own to find the culprit"
+                        )
+        # c. one-change moves of single knobs around the incumbent
+        swept = sum(1 for o in obs if o.phase == "sweep")
+        if swept < self.sweep:
+            anchor, where = self._anchor(space, ctx, obs)
+            for name, v, note in sweep_moves(space, anchor):
+                move = {**anchor, name: v}
+                if v != anchor.get(name) and new(move):
+                    return move, "sweep", (
+                        f"one-change sweep around {where}{note}: a losing move costs a single "
+                        "screening run"
+                    )
+        # d. model-based
+        picked = self._sample(space, obs, measured, step_seed)
+        if picked is not None:
+            return picked
+        # e. anything left
+        return self._fill(space, measured, step_seed, self._anchor(space, ctx, obs)[0])
+
+    def _anchor(self, space: SearchSpace, ctx: ResearchContext,
+                obs: list[Observation]) -> tuple[Config, str]:
+        """Where the sweep moves from: the incumbent's configuration when it is ours, unless an
+        ok (not promoted) observation was more than 10% faster; then that one."""
+        inc = next((o for o in obs if o.experiment.id == ctx.incumbent.id), None)
+        ok = [o for o in obs if o.value is not None]
+        best = min(ok, key=_value) if ok else None
+        if inc is not None and inc.value is not None and (
+                best is None or _value(best) > inc.value - ANCHOR_MARGIN):
+            if inc.experiment.id == ctx.baseline.id:
+                return inc.config, "the baseline"
+            return inc.config, f"the incumbent e{inc.experiment.id}"
+        if best is not None:
+            if best.experiment.id == ctx.baseline.id:
+                return best.config, "the baseline"
+            return best.config, f"the fastest so far e{best.experiment.id} (not yet promoted)"
+        return space.baseline_config(), "the baseline"
+
+    def _sample(self, space: SearchSpace, obs: list[Observation], measured: set[str],
+                step_seed: int) -> tuple[Config, str, str] | None:
+        optuna = _optuna()
+        dists = distributions(space)
+        penalty = penalty_value(obs)
+        study = build_study(space, obs, self.sampler, step_seed, self.n_startup)
+        n_ok = sum(1 for o in obs if o.value is not None)
+        for _ in range(self.attempts):
+            trial = study.ask(dists)
+            config = space.close_requires(from_params(space, trial.params))
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            if not space.applies(config):  # patches that conflict: teach it, costs no run
+                _add(study, space, dists, config, penalty)
+                continue
+            if space.key(config) in measured:
+                continue
+            if self.sampler == "random":
+                return config, "random", (
+                    f"random sampling (benchmark baseline) over {len(obs)} measured configurations"
+                )
+            how = "models" if len(obs) >= self.n_startup else "explores (startup) over"
+            return config, "tpe", (
+                f"TPE {how} {len(obs)} measured configurations "
+                f"({n_ok} ok, {len(obs) - n_ok} failed) and expects this one to be fast"
+            )
+        return None
+
+    def _fill(self, space: SearchSpace, measured: set[str], step_seed: int,
+              anchor: Config) -> tuple[Config, str, str] | None:
+        """The unmeasured configuration nearest to `anchor` (fewest differing keys); None proves
+        exhaustion for small spaces."""
+        why = ("the sampler kept repeating measured configurations; trying the unmeasured one "
+               "nearest to the best")
+        size = space.size()
+        if size is not None and size <= ENUMERATE_LIMIT:
+            best: tuple[int, Config] | None = None
+            for config in enumerate_space(space):
+                if space.key(config) in measured:
+                    continue
+                dist = sum(1 for k, v in config.items() if anchor.get(k) != v)
+                if (best is None or dist < best[0]) and space.applies(config):
+                    best = (dist, config)
+                    if dist <= 1:
+                        break
+            return None if best is None else (best[1], "fill", why)
+        optuna = _optuna()
+        dists = distributions(space)
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=step_seed + 1))
+        for _ in range(self.attempts * 16):
+            trial = study.ask(dists)
+            config = space.close_requires(from_params(space, trial.params))
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            if space.key(config) not in measured and space.applies(config):
+                return config, "fill", why
+        return None
+
+    # the proposal -------------------------------------------------------------------------
+
+    def _proposal(self, space: SearchSpace, ctx: ResearchContext, obs: list[Observation],
+                  config: Config, phase: str, why: str) -> Proposal:
+        full = {**space.baseline_config(), **config}
+        anchor, where = self._anchor(space, ctx, obs)
+        if anchor == space.baseline_config():
+            text = "; ".join(space.describe(full)) or "baseline configuration"
+        else:
+            step = "; ".join(space.describe(full, against=anchor)) or "same configuration"
+            total = ", ".join(space.describe(full, brief=True)) or "nothing"
+            text = f"{step} (relative to {where}; vs baseline: {total})"
+        ok = [o for o in obs if o.value is not None and o.experiment.id != ctx.baseline.id]
+        if ok:
+            best = min(ok, key=_value)
+            if best.experiment.speedup:
+                why += f"; best so far e{best.experiment.id} at {best.experiment.speedup:.2f}x"
+        return Proposal(
+            parent_id=ctx.baseline.id,
+            edits=space.edits(full),
+            knobs=space.knob_changes(full),
+            rationale=f"{text} -- because {why}",
+            researcher=self.name,
+            researcher_args=dict(self.args),
+            meta={"config": full, "phase": phase,
+                  "search": {"observations": len(obs), "sampler": self.sampler}},
+        )
+
+
+# pure helpers (tested directly) -------------------------------------------------------------
+
+
+def sweep_moves(space: SearchSpace, anchor: Config) -> Iterator[tuple[str, Any, str]]:
+    """One-change moves from `anchor`, in order.
+
+    First the task's fidelity knob halved (the declared cost lever: whether the gate still
+    passes is the question). Then, round-robin over the knobs in task order so that a capped
+    sweep touches every knob before it tries a second value of any: choice and bool knobs step
+    to their nearest other value first; int and float knobs are doubled, then halved (a value
+    of 0 moves to a quarter of its range).
+    """
+    fk = space.task.spec.fidelity_knob
+    if fk is not None and fk in space.knobs and space.knobs[fk].type in ("int", "float"):
+        low = space.knobs[fk].low
+        cur = anchor.get(fk)
+        if isinstance(cur, int | float) and low is not None and cur / 2 >= low:
+            yield fk, space.normalize(fk, cur / 2), f" (halve the fidelity knob {fk})"
+    per_knob: list[tuple[str, list[Any]]] = []
+    for name, k in space.knobs.items():
+        cur = anchor.get(name)
+        if k.type in ("bool", "choice"):
+            values: list[Any] = [False, True] if k.type == "bool" else list(k.choices or [])
+            at = values.index(cur) if cur in values else 0
+            others = sorted((i for i in range(len(values)) if i != at),
+                            key=lambda i: (abs(i - at), i))
+            per_knob.append((name, [values[i] for i in others]))
+        elif name != fk and isinstance(cur, int | float) and k.low is not None \
+                and k.high is not None:
+            steps = [cur * 2, cur / 2] if cur != 0 else [k.low + (k.high - k.low) / 4]
+            alts = []
+            for v in steps:
+                nv = space.normalize(name, v)
+                if nv != cur and nv not in alts:
+                    alts.append(nv)
+            per_knob.append((name, alts))
+    for rank in range(max((len(v) for _, v in per_knob), default=0)):
+        for name, alts in per_knob:
+            if rank < len(alts):
+                yield name, alts[rank], ""
+
+
+def _value(o: Observation) -> float:
+    return o.value if o.value is not None else math.inf
+
+
+def _optuna() -> Any:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    return optuna
+
+
+def experiment_config(space: SearchSpace, exp: Experiment) -> Config | None:
+    """The full configuration an experiment recorded in its meta (None if it has none)."""
+    raw = exp.meta.get("config")
+    if raw is None:
+        raw = (exp.proposal.get("meta") or {}).get("config")
+    if not isinstance(raw, dict) or not space.is_member(raw):
+        return None
+    return {**space.baseline_config(), **raw}
+
+
+def score(exp: Experiment, maximize: bool) -> float | None:
+    """Sampler value of an experiment: log objective (lower is better), None when failed."""
+    if exp.state != State.OK or exp.objective is None or exp.objective <= 0:
+        return None
+    v = math.log(exp.objective)
+    return -v if maximize else v
+
+
+def observations(space: SearchSpace, ctx: ResearchContext) -> list[Observation]:
+    """Every recorded experiment this researcher can map to a configuration, baseline first."""
+    maximize = ctx.task.spec.objective.direction == "maximize"
+    base = space.baseline_config()
+    first = Observation(base, space.key(base), score(ctx.baseline, maximize), ctx.baseline,
+                        "baseline")
+    out = [first]
+    by_id = {ctx.baseline.id: first}
+    for e in ctx.history:
+        if e.id == ctx.baseline.id or e.state == State.PENDING:
+            continue
+        config = experiment_config(space, e)
+        if config is None:
+            continue
+        value = score(e, maximize)
+        if e.state == State.INVALID and e.reason.startswith("duplicate of experiment"):
+            # same code as an earlier experiment: it carries that one's value, not a failure
+            words = e.reason.split()
+            dup = by_id.get(int(words[3])) if len(words) > 3 and words[3].isdigit() else None
+            value = dup.value if dup is not None else None
+        o = Observation(config, space.key(config), value, e, str(e.meta.get("phase", "")))
+        out.append(o)
+        by_id[e.id] = o
+    return out
+
+
+def build_study(space: SearchSpace, obs: list[Observation], sampler: str = "tpe",
+                seed: int = 0, n_startup: int = 4) -> Any:
+    """An in-memory Optuna study holding one finished trial per observation.
+
+    Ok observations carry their log objective; failed ones the penalty (see `penalty_value`).
+    """
+    optuna = _optuna()
+    s: Any
+    if sampler == "tpe":
+        s = optuna.samplers.TPESampler(seed=seed, n_startup_trials=n_startup, multivariate=True)
+    else:
+        s = optuna.samplers.RandomSampler(seed=seed)
+    study = optuna.create_study(direction="minimize", sampler=s)
+    dists = distributions(space)
+    penalty = penalty_value(obs)
+    for o in obs:
+        _add(study, space, dists, o.config, penalty if o.value is None else o.value)
+    return study
+
+
+def penalty_value(obs: list[Observation]) -> float:
+    """Score given to failed configurations: worse than every ok one."""
+    ok = [o.value for o in obs if o.value is not None]
+    return (max(ok) if ok else 0.0) + FAILURE_PENALTY
+
+
+def _encode(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return json.dumps(value, sort_keys=True)
+
+
+def distributions(space: SearchSpace) -> dict[str, Any]:
+    """Optuna distributions of every knob and patch (patches are on/off categoricals)."""
+    d = _optuna().distributions
+    out: dict[str, Any] = {}
+    for name, k in space.knobs.items():
+        if k.type == "int":
+            assert k.low is not None and k.high is not None
+            lo, hi = math.ceil(k.low), math.floor(k.high)
+            out[name] = d.IntDistribution(lo, hi, log=k.log and lo >= 1)
+        elif k.type == "float":
+            assert k.low is not None and k.high is not None
+            out[name] = d.FloatDistribution(k.low, k.high, log=k.log and k.low > 0)
+        elif k.type == "bool":
+            out[name] = d.CategoricalDistribution([False, True])
+        else:
+            out[name] = d.CategoricalDistribution([_encode(c) for c in k.choices or []])
+    for p in space.patches:
+        out[patch_key(p)] = d.CategoricalDistribution([False, True])
+    return out
+
+
+def to_params(space: SearchSpace, config: Config) -> dict[str, Any]:
+    """A configuration as Optuna parameter values."""
+    return {k: _encode(v) if k in space.knobs else bool(v) for k, v in config.items()}
+
+
+def from_params(space: SearchSpace, params: dict[str, Any]) -> Config:
+    """Optuna parameter values as a configuration (types restored, floats rounded)."""
+    out: Config = space.baseline_config()
+    for k, v in params.items():
+        if k.startswith(PATCH_PREFIX):
+            out[k] = bool(v)
+        elif k in space.knobs:
+            knob = space.knobs[k]
+            if knob.type == "choice":
+                out[k] = next((c for c in knob.choices or [] if _encode(c) == v), v)
+            else:
+                out[k] = space.normalize(k, v)
+    return out
+
+
+def _add(study: Any, space: SearchSpace, dists: dict[str, Any], config: Config,
+         value: float) -> None:
+    optuna = _optuna()
+    # a value outside the current space is not an observation the sampler can use: skip it
+    with contextlib.suppress(ValueError):
+        study.add_trial(optuna.trial.create_trial(
+            params=to_params(space, config), distributions=dists, value=value))
+
+
+def enumerate_space(space: SearchSpace) -> Iterator[Config]:
+    """Every configuration of a finite space (requirements closed), in a fixed order."""
+    axes: list[tuple[str, list[Any]]] = []
+    for name, k in space.knobs.items():
+        if k.type == "int":
+            assert k.low is not None and k.high is not None
+            axes.append((name, list(range(math.ceil(k.low), math.floor(k.high) + 1))))
+        elif k.type == "bool":
+            axes.append((name, [False, True]))
+        else:
+            axes.append((name, list(k.choices or [])))
+    axes += [(patch_key(p), [False, True]) for p in space.patches]
+    names = [n for n, _ in axes]
+    for combo in itertools.product(*(vals for _, vals in axes)):
+        yield space.close_requires(dict(zip(names, combo, strict=True)))
