@@ -302,6 +302,19 @@ class Campaign:
         b = median(base)
         return objective / b if self._maximize() else b / objective
 
+    def _speedup(self, exp: Experiment, inc: Experiment, verdict: Verdict) -> float | None:
+        """Speedup against the baseline, chained through the paired comparison when there was
+        one: incumbent's speedup / paired ratio. Unlike the candidate's median over the
+        baseline's median (taken hours earlier), this is immune to the machine's speed drifting
+        over a campaign, and a promoted candidate always shows more speedup than what it beat.
+        The median-based figure is kept in metrics as `speedup_vs_baseline_median`."""
+        direct = self.speedup_of(exp.objective)
+        if direct is not None:
+            verdict.metrics["speedup_vs_baseline_median"] = direct
+        if verdict.estimate is not None and inc.speedup:
+            return inc.speedup / verdict.estimate.ratio
+        return direct
+
     # baseline ----------------------------------------------------------------------------
 
     def ensure_baseline(self) -> Experiment:
@@ -563,7 +576,7 @@ class Campaign:
                     exp.reason = "; ".join([reason, *notes])
                     exp.metrics = verdict.metrics
                     exp.objective = median(values) if values else verdict.objective
-                    exp.speedup = self.speedup_of(exp.objective) if state == State.OK else None
+                    exp.speedup = self._speedup(exp, inc, verdict) if state == State.OK else None
                     if verdict.estimate is not None:
                         exp.ratio_low = verdict.estimate.ratio_low
                         exp.ratio_high = verdict.estimate.ratio_high
