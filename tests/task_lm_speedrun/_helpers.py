@@ -1,0 +1,81 @@
+"""Shared helpers for the lm-speedrun task tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import rubicon.task
+
+TASK_DIR = Path(rubicon.task.__file__).parent / "builtin" / "lm-speedrun"
+EVALUATOR = TASK_DIR / "evaluator" / "evaluate.py"
+
+# A miniature configuration: trains and exports in seconds.
+MINI = {
+    "batch_size": 4,
+    "d_model": 32,
+    "n_layer": 1,
+    "n_head": 2,
+    "steps": 4,
+    "eval_interval": 2,
+    "eval_sequences": 4,
+}
+
+
+def parse(out: str) -> dict[str, object]:
+    """`key: value` lines to a dict; numbers become floats."""
+    metrics: dict[str, object] = {}
+    for line in out.splitlines():
+        key, sep, value = line.partition(": ")
+        if not sep or " " in key:
+            continue
+        try:
+            metrics[key] = float(value)
+        except ValueError:
+            metrics[key] = value
+    return metrics
+
+
+def run_evaluator(artifacts: Path, seed: int = 1, sequences: int = 64) -> dict[str, object]:
+    env = dict(os.environ, RUBICON_EVAL_SEED=str(seed), LM_SPEEDRUN_EVAL_SEQUENCES=str(sequences))
+    env.setdefault("OMP_NUM_THREADS", "2")
+    proc = subprocess.run(
+        [sys.executable, str(EVALUATOR), str(artifacts)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=artifacts.parent,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return parse(proc.stdout)
+
+
+def make_workspace(dest: Path, overrides: dict[str, object], reference: bool = False) -> Path:
+    """A private copy of the baseline workspace (or the reference overlay) with config overrides."""
+    shutil.copytree(TASK_DIR / "workspace", dest)
+    if reference:
+        for p in (TASK_DIR / "reference").iterdir():
+            if p.is_file():
+                shutil.copy(p, dest / p.name)
+    cfg_path = dest / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg.update(overrides)
+    cfg_path.write_text(json.dumps(cfg))
+    return dest
+
+
+def run_train(ws: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, RUBICON_SEED="7", OMP_NUM_THREADS="2")
+    return subprocess.run(
+        [sys.executable, "train.py"],
+        cwd=ws,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
