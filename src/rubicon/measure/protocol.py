@@ -1,8 +1,9 @@
 """The promotion rule: sequential, paired, noise-aware (DESIGN.md "Measurement protocol").
 
 1. Screening: the candidate runs once, timed and evaluated. A failed run ends it (one run spent).
-   A clear loser (objective worse than the incumbent's median by more than the loser margin)
-   is discarded after that one run.
+   A clear loser (objective worse than the incumbent's median by more than the loser margin,
+   widened to 3 coefficients of variation of the incumbent's recorded runs) is discarded after
+   that one run.
 2. Pairs: incumbent and candidate run back to back, the order alternating (AB, BA, ...) to cancel
    drift. After `min_pairs`, a one-sided t bound on the mean log ratio decides:
    promote when the upper bound is below 0 (the candidate is better with confidence);
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from rubicon.measure.stats import PairedEstimate, median, paired_log_ratio
+from rubicon.measure.stats import PairedEstimate, coefficient_of_variation, median, paired_log_ratio
 from rubicon.measure.trial import Trial
 from rubicon.types import State, TimedRun
 
@@ -100,7 +101,10 @@ def compare(
     v.objective = value
     inc_med = median(incumbent_values)
     worse = sign * math.log(value / inc_med)
-    if worse > math.log1p(cfg.loser_margin):
+    # A noisy machine must not turn equal candidates into "clear losers": widen the margin to
+    # three coefficients of variation of the incumbent's own recorded runs.
+    margin = max(cfg.loser_margin, 3 * coefficient_of_variation(incumbent_values))
+    if worse > math.log1p(margin):
         v.reason = (
             f"clear loser: {metric} {value:.4g} vs incumbent median {inc_med:.4g} "
             f"({math.exp(sign * worse):.3f}x) after one run"

@@ -130,7 +130,9 @@ class TrialRunner:
         self.readonly = {k: v for k, v in self.baseline_files.items() if not task.is_editable(k)}
         threads = task.spec.run.threads
         avail = sorted(os.sched_getaffinity(0))
-        self.cores = cores if cores is not None else avail[:threads]
+        # the last cores: core 0 takes most interrupts (on this VM a pinned loop varied
+        # 0.64-1.13 s on core 0 and 0.69-0.83 s on core 1, docs/BENCHMARKS.md "Engine")
+        self.cores = cores if cores is not None else avail[-threads:]
         # Everything secret: the task (evaluator, reference, held-out data), the store, every
         # built-in task, and a git checkout holding any of them.
         hidden = {task.dir, self.campaign_dir, BUILTIN_DIR.resolve()}
