@@ -50,7 +50,8 @@ def apply_env_defaults(parser: argparse.ArgumentParser) -> None:
             try:
                 action.default = action.type(val)
             except (ValueError, argparse.ArgumentTypeError) as e:
-                raise RubiconError(f"environment variable {env_name(action.dest)}={val!r}: {e}")
+                raise RubiconError(
+                    f"environment variable {env_name(action.dest)}={val!r}: {e}") from None
         else:
             action.default = val
 

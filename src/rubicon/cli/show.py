@@ -60,7 +60,9 @@ def _show(args: argparse.Namespace) -> int:
 def _summary(store: Store, cid: str | None, last: int) -> int:
     info = store.campaign(cid)
     t = Table(title=f"campaign {info.id} ({info.task_name}, {info.researcher}, {info.status})")
-    for col in ("#", "seq", "parent", "state", "decision", "objective", "speedup", "took", "rationale / reason"):
+    cols = ("#", "seq", "parent", "state", "decision", "objective", "speedup", "took",
+            "rationale / reason")
+    for col in cols:
         t.add_column(col)
     counts = store.count(info.id)
     for e in store.experiments(info.id, last=last):
