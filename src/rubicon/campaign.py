@@ -154,6 +154,7 @@ class Campaign:
         self._stop = False
         self._error: BaseException | None = None
         self._rr = 0
+        self._deadline: float | None = None  # monotonic time when run()'s budget ends
 
     def _make_lines(self, researcher: Researcher | None,
                     objs: list[Researcher] | None) -> list[Line]:
@@ -530,6 +531,7 @@ class Campaign:
             metric=metric,
             maximize=self._maximize(),
             cfg=self.cfg.protocol,
+            deadline=self._deadline,
         )
 
     def _measure(self, exp: Experiment) -> Experiment:
@@ -643,6 +645,8 @@ class Campaign:
         from rubicon.runner.recover import recover
 
         start = time.monotonic()
+        if self.cfg.budget_seconds is not None:
+            self._deadline = start + self.cfg.budget_seconds
         with self._run_lock():
             self.recovered = recover(self.store.path.parent)
             self.store.update_campaign(self.info.id, status="running")

@@ -98,3 +98,13 @@ def test_paired_log_ratio_interval() -> None:
     assert est.ratio_low < est.ratio < est.ratio_high < 1.0
     with pytest.raises(ValueError):
         paired_log_ratio([1.0], [1.0], alpha=0.05)
+
+
+def test_no_pair_starts_after_the_deadline() -> None:
+    import time
+
+    rng = random.Random(8)
+    v = compare(_sim(0.9, 0.01, rng), _sim(1.0, 0.01, rng), [1.0], "wall_seconds",
+                deadline=time.monotonic() - 1)
+    assert not v.promote and v.reason.startswith("budget ended after 0 pairs")
+    assert len(v.runs) == 1  # only the screening run

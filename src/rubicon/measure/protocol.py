@@ -19,6 +19,7 @@ Every candidate run in a pair is evaluated again (fresh held-out data): all must
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,8 +75,13 @@ def compare(
     metric: str,
     maximize: bool = False,
     cfg: ProtocolConfig | None = None,
+    deadline: float | None = None,
 ) -> Verdict:
-    """Decide whether a candidate beats the incumbent. Never raises for candidate behaviour."""
+    """Decide whether a candidate beats the incumbent. Never raises for candidate behaviour.
+
+    `deadline` (time.monotonic()): no new pair starts after it; the candidate is then discarded
+    as inconclusive, so a campaign's budget ends with recorded results, not an overrun.
+    """
     cfg = cfg or ProtocolConfig()
     runs: list[TimedRun] = []
     sign = -1.0 if maximize else 1.0
@@ -115,6 +121,9 @@ def compare(
     inc: list[float] = []
     alpha_look = cfg.alpha / cfg.looks
     for pair in range(1, cfg.max_pairs + 1):
+        if deadline is not None and time.monotonic() >= deadline:
+            v.reason = f"budget ended after {len(cand)} pairs: not enough evidence to promote"
+            return v
         order = [("incumbent", run_incumbent), ("candidate", run_candidate)]
         if pair % 2 == 0:
             order.reverse()
