@@ -397,6 +397,8 @@ class Campaign:
             return ResearchContext(
                 task=self.task, baseline=self.baseline, incumbent=self.line_incumbent(line),
                 history=hist, seed=self.cfg.seed + line, experiments_left=left,
+                seconds_left=(None if self._deadline is None
+                              else max(0.0, self._deadline - time.monotonic())),
             )
 
     def _propose_lock(self, r: Researcher) -> threading.Lock:

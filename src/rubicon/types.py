@@ -65,7 +65,6 @@ class RunFacts(BaseModel):
     timed_out: bool = False
     killed_reason: str = ""  # "wall time limit", "memory limit", ...
     output_tail: str = ""
-    artifacts: dict[str, str] = Field(default_factory=dict)  # name -> path (harness copy)
     cores: list[int] = Field(default_factory=list)
     threads: int = 1
     sandbox: str = ""  # which sandbox backend ran it
