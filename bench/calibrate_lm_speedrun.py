@@ -2,7 +2,7 @@
 
     python bench/calibrate_lm_speedrun.py peak                 # matmul FLOP/s, fp32 and bf16
     python bench/calibrate_lm_speedrun.py pairs --pairs 3      # interleaved baseline/reference runs
-    python bench/calibrate_lm_speedrun.py ablate               # 1-layer and attention-free runs
+    python bench/calibrate_lm_speedrun.py ablate --steps 3000  # 1-layer and attention-free runs
     python bench/calibrate_lm_speedrun.py curve --steps 1600   # baseline val loss vs step
     python bench/calibrate_lm_speedrun.py single --kind reference   # one timed, evaluated run
 
@@ -193,11 +193,14 @@ def cmd_single(args: argparse.Namespace) -> None:
 
 
 def cmd_ablate(args: argparse.Namespace) -> None:
+    extra = json.loads(args.overrides)
     variants = {
-        "one-layer": {"n_layer": 1, "steps": args.steps},
-        "attention-free": {"attention": False, "steps": args.steps},
+        "one-layer": {"n_layer": 1, "steps": args.steps, **extra},
+        "attention-free": {"attention": False, "steps": args.steps, **extra},
     }
     for name, ov in variants.items():
+        if args.only and name != args.only:
+            continue
         rec = run_one("reference", 2000, ov)
         rec["ablation"] = name
         _save(rec)
@@ -217,6 +220,8 @@ def main() -> None:
     p.add_argument("--pairs", type=int, default=3)
     a = sub.add_parser("ablate")
     a.add_argument("--steps", type=int, default=2000)
+    a.add_argument("--overrides", default="{}", help="JSON settings on top of the reference's config")
+    a.add_argument("--only", choices=["one-layer", "attention-free"], default=None)
     s1 = sub.add_parser("single")
     s1.add_argument("--kind", default="reference")
     s1.add_argument("--overrides", default="{}")

@@ -1,12 +1,14 @@
-"""lm-speedrun reference solution (hidden from researchers). NOT YET TUNED.
+"""lm-speedrun reference solution (hidden from researchers): the fastest robust recipe found so far.
 
-The committed config keeps the baseline's learning recipe (same width, depth, heads, batch,
-learning rate and steps, so it should reach the gate as the baseline does) and removes the
-engineering waste: one fused QKV projection with scaled_dot_product_attention instead of a Python
-loop over heads, all training data generated up front, no periodic evaluation, multi-tensor
-AdamW, and a TorchScript trace instead of torch.export. Config keys also allow the faster
-recipes still to be tuned (tied embeddings, GPT-2 init, warmup + linear decay, bf16 autocast,
-smaller models); a first try (d 128, 4 layers, lr 3e-3, batch 16, 900 steps) missed the gate.
+Engineering: one fused QKV projection with scaled_dot_product_attention instead of a Python loop
+over heads, all training data generated up front, no periodic evaluation, multi-tensor AdamW, a
+TorchScript trace instead of torch.export. Recipe (config.json): a smaller model than the
+baseline's (3 layers of width 128, 2 heads, MLP ratio 2), batch 16, peak lr 5e-3 with 20 warmup
+steps and linear decay, Adam beta2 0.95, PyTorch's default init with N(0, 1) positions.
+
+Why not smaller: 2 layers reach the gate in ~35 s on some seeds but miss it on others (the
+in-context recall and copy circuits appear late and at seed-dependent steps); 3 layers passed on
+every seed tried. docs/BENCHMARKS.md "lm-speedrun calibration" has the measurements.
 """
 
 import json
@@ -36,7 +38,7 @@ class Block(nn.Module):
         self.attention = attention
         self.ln1 = nn.LayerNorm(d)
         bias = cfg.get("bias", False)
-        self.qkv = nn.Linear(d, 3 * d, bias=False)
+        self.qkv = nn.Linear(d, 3 * d, bias=bias)
         self.proj = nn.Linear(d, d, bias=bias)
         self.ln2 = nn.LayerNorm(d)
         self.fc = nn.Linear(d, cfg.get("mlp_ratio", 4) * d, bias=bias)
@@ -57,7 +59,8 @@ class GPT(nn.Module):
     def __init__(self, d, n_layer, n_head, attention=True):
         super().__init__()
         self.tok_emb = nn.Embedding(VOCAB_SIZE, d)
-        self.pos_emb = nn.Parameter(torch.zeros(EVAL_CONTEXT, d))
+        # N(0, 1) like nn.Embedding: with std 0.02 positions start out drowned by the tokens
+        self.pos_emb = nn.Parameter(torch.randn(EVAL_CONTEXT, d))
         self.blocks = nn.ModuleList([Block(d, n_head, attention) for _ in range(n_layer)])
         self.ln_f = nn.LayerNorm(d)
         self.head = None if cfg.get("tie", True) else nn.Linear(d, VOCAB_SIZE)
