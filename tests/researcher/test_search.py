@@ -177,16 +177,60 @@ def test_first_proposal_tries_all_patches_on_the_baseline() -> None:
     assert p.rationale.startswith("enable local-lookups (") and "because" in p.rationale
 
 
-def test_failed_combination_leads_to_each_patch_alone(tiny: Task) -> None:
+def test_failed_combination_is_bisected(tiny: Task) -> None:
     r = SearchResearcher()
     first = r.propose(_ctx(tiny, []))
     assert first is not None and first.meta["phase"] == "patches"
     crashed = _record(tiny, first, 2, State.CRASHED, None)
     nxt = r.propose(_ctx(tiny, [crashed]))
-    assert nxt is not None and nxt.meta["phase"] == "alone"
+    assert nxt is not None and nxt.meta["phase"] == "split"
     assert nxt.meta["config"][patch_key("base-helper")] is True
     assert nxt.meta["config"][patch_key("uses-helper")] is False
     assert f"e{crashed.id}) failed" in nxt.rationale
+
+
+def _four_patch_task(tmp_path: Path) -> Task:
+    """Four independent patches p1..p4, each rewriting its own line of solution.py."""
+    d = tmp_path / "four"
+    (d / "workspace").mkdir(parents=True)
+    toml = 'name = "four"\ninstructions = "x"\neditable = ["solution.py"]\n'
+    toml += '[run]\ncommand = ["python", "solution.py"]\n'
+    for i in range(1, 5):
+        toml += (f'[[playbook]]\nname = "p{i}"\ndescription = "patch {i}"\n'
+                 f'[[playbook.edits]]\nfile = "solution.py"\nsearch = "a{i} = 0"\n'
+                 f'replace = "a{i} = 1"\n')
+    (d / "task.toml").write_text(toml)
+    (d / "workspace" / "solution.py").write_text("".join(f"a{i} = 0\n" for i in range(1, 5)))
+    return load_task(d)
+
+
+def test_bisection_isolates_the_culprit_then_combines_the_rest(tmp_path: Path) -> None:
+    task = _four_patch_task(tmp_path)
+    r = SearchResearcher()
+    hist: list[Experiment] = []
+    tested: list[tuple[str, ...]] = []
+    for i in range(6):
+        p = r.propose(_ctx(task, hist))
+        assert p is not None
+        on = tuple(sorted(k.removeprefix("patch:") for k, v in p.meta["config"].items() if v))
+        tested.append(on)
+        if i > 0:
+            assert p.meta["phase"] == "split", p.meta["phase"]
+        # p3 breaks the run; every other patch makes it 10% faster
+        bad = "p3" in on
+        hist.append(_record(task, p, i + 2, State.CRASHED if bad else State.OK,
+                            None if bad else 0.9 ** len(on)))
+    assert tested == [
+        ("p1", "p2", "p3", "p4"),  # all together: crashes
+        ("p1", "p2"),              # first half passes and is faster: cleared
+        ("p3", "p4"),              # second half crashes: split it
+        ("p3",),                   # the culprit
+        ("p4",),                   # cleared
+        ("p1", "p2", "p4"),        # everything cleared, together
+    ]
+    assert "all 3 patches that passed" in hist[-1].proposal["rationale"]
+    nxt = r.propose(_ctx(task, hist))
+    assert nxt is None or nxt.meta["phase"] != "split"  # resolved: the search moves on
 
 
 def test_failures_are_told_to_the_sampler_as_bad_values(tiny: Task) -> None:
