@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import random
 import re
@@ -27,6 +26,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from rubicon.measure.stats import paired_log_ratio
 
 ROOT = Path(__file__).resolve().parent.parent
 TASK = ROOT / "src" / "rubicon" / "task" / "builtin" / "lm-speedrun"
@@ -133,24 +134,7 @@ def cmd_peak(_: argparse.Namespace) -> None:
                 best = max(best, 3 * 2 * n**3 / (time.perf_counter() - t0))
         out[str(dt).replace("torch.", "")] = best
         print(f"{dt}: peak matmul {best / 1e9:.0f} GFLOP/s (best of sizes 512..2048)")
-    _save_peak(out)
-
-
-def _save_peak(out: dict) -> None:
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS.open("a") as f:
-        f.write(json.dumps({"kind": "peak", **out, "time": time.time()}) + "\n")
-
-
-def _ci_log_ratio(ratios: list[float]) -> tuple[float, float, float]:
-    """Geometric mean ratio and a t-based 95% interval on log ratios."""
-    logs = [math.log(r) for r in ratios]
-    m = statistics.fmean(logs)
-    if len(logs) < 2:
-        return math.exp(m), float("nan"), float("nan")
-    t = {2: 12.71, 3: 4.30, 4: 3.18, 5: 2.78, 6: 2.57, 7: 2.45, 8: 2.36}.get(len(logs), 2.3)
-    half = t * statistics.stdev(logs) / math.sqrt(len(logs))
-    return math.exp(m), math.exp(m - half), math.exp(m + half)
+    _save({"kind": "peak", **out, "time": time.time()})
 
 
 def cmd_pairs(args: argparse.Namespace) -> None:
@@ -174,10 +158,11 @@ def summarize(base: list[dict], ref: list[dict]) -> None:
     rw = [r["wall_s"] for r in ref]
     print(f"baseline  wall s: {stats(bw)}  val_loss {[round(r.get('val_loss', -1), 4) for r in base]}")
     print(f"reference wall s: {stats(rw)}  val_loss {[round(r.get('val_loss', -1), 4) for r in ref]}")
-    ratios = [b["wall_s"] / r["wall_s"] for b, r in zip(base, ref, strict=True)]
-    g, lo, hi = _ci_log_ratio(ratios)
+    ratios = [b / r for b, r in zip(bw, rw, strict=True)]
     print(f"speedup per pair: {[round(x, 1) for x in ratios]}")
-    print(f"speedup geometric mean {g:.1f}x, 95% CI [{lo:.1f}, {hi:.1f}]")
+    if len(ratios) >= 2:  # the engine's paired t interval on log ratios, two-sided 95%
+        est = paired_log_ratio(bw, rw, alpha=0.025)
+        print(f"speedup geometric mean {est.ratio:.1f}x, 95% CI [{est.ratio_low:.1f}, {est.ratio_high:.1f}]")
     for name, runs in (("baseline", base), ("reference", ref)):
         tok, fl = tokens_and_flops(runs[0])
         w = statistics.median(r["wall_s"] for r in runs)

@@ -294,8 +294,8 @@ def fit_trend(
             [(math.log2(p.minutes / p.ci_low) / 1.96) if p.ci_low else 0.0 for p in pts]
         )
         ys = y[None, :] + z * np.where(z > 0, up[None, :], down[None, :])
-    every = np.broadcast_to(np.arange(n), (nb, n))
-    idx = rng.integers(0, n, size=(nb, n)) if resample_models else every
+    idx = (rng.integers(0, n, size=(nb, n)) if resample_models
+           else np.broadcast_to(np.arange(n), (nb, n)))
     ts = t[idx]
     yb = np.take_along_axis(ys, idx, axis=1)
     ab, bb = _ols(ts, yb)

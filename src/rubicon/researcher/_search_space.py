@@ -15,7 +15,7 @@ from typing import Any
 from rubicon.errors import ProposalError
 from rubicon.task import Knob, PlaybookPatch, Task
 from rubicon.types import Edit
-from rubicon.workspace import apply_edits
+from rubicon.workspace import apply_edits, validate_knobs
 
 PATCH_PREFIX = "patch:"
 Config = dict[str, Any]
@@ -68,18 +68,12 @@ class SearchSpace:
     # values -------------------------------------------------------------------------------
 
     def knob_allows(self, name: str, value: Any) -> bool:
-        """True when `value` is a legal value of knob `name`."""
-        k = self.knobs[name]
-        if k.type == "choice":
-            return k.choices is not None and value in k.choices
-        if k.type == "bool":
-            return isinstance(value, bool)
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        """True when `value` is a legal value of knob `name` (the harness's own rule)."""
+        try:
+            validate_knobs(self.task, {name: value})
+        except ProposalError:
             return False
-        if k.type == "int" and not isinstance(value, int):
-            return False
-        assert k.low is not None and k.high is not None
-        return k.low <= value <= k.high
+        return True
 
     def normalize(self, name: str, value: Any) -> Any:
         """Coerce a sampled value to the knob's type (ints as int, floats rounded)."""
