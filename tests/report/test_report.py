@@ -39,7 +39,11 @@ def test_view_of_the_demo_campaign(demo_store: Path) -> None:
     assert "not editable" in view.failures["invalid"][0][1]
     assert view.cost["scripted"]["tokens"] == 2000
     assert view.cost["scripted"]["cost_usd"] == pytest.approx(0.006)
-    assert view.best is not None and view.best.seq == 1 and view.best.kept  # mergesort wins
+    # merge sort wins; merge sort with an insertion cutoff (seq 4) is measured against it and
+    # may or may not beat it by a confirmed margin on a given machine, so either can be best
+    assert by_seq[1].kept
+    assert view.best is not None and view.best.kept
+    assert view.best.seq == (4 if by_seq[4].kept else 1)
     assert '+  "method": "mergesort"' in view.winning_diff
     assert [r.depth for r in view.rows][:2] == [0, 1]
 
