@@ -15,6 +15,8 @@ Results are appended as JSON lines to bench/results/lm_speedrun.jsonl.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import importlib.util
 import json
 import os
 import random
@@ -33,6 +35,16 @@ ROOT = Path(__file__).resolve().parent.parent
 TASK = ROOT / "src" / "rubicon" / "task" / "builtin" / "lm-speedrun"
 RESULTS = ROOT / "bench" / "results" / "lm_speedrun.jsonl"
 THREADS = "2"
+# Records carry the language's version (a hash of data.py): the language changed once, and
+# results of different languages are not comparable.
+LANGUAGE = hashlib.sha256((TASK / "workspace" / "data.py").read_bytes()).hexdigest()[:12]
+
+
+def _vocab_size() -> int:
+    spec = importlib.util.spec_from_file_location("lm_data", TASK / "workspace" / "data.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return int(mod.VOCAB_SIZE)
 
 
 def _env(seed: int) -> dict[str, str]:
@@ -99,6 +111,7 @@ def run_one(kind: str, seed: int, overrides: dict | None = None, timeout: float 
 
 def _save(rec: dict) -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    rec = {**rec, "language": LANGUAGE}
     with RESULTS.open("a") as f:
         f.write(json.dumps(rec) + "\n")
     show = {k: rec.get(k) for k in ("kind", "seed", "wall_s", "val_loss", "loss_above_floor")}
@@ -111,7 +124,7 @@ def tokens_and_flops(rec: dict) -> tuple[float, float]:
     tokens = c["steps"] * c["batch_size"] * c["context"]
     d, n_layer, t = c["d_model"], c["n_layer"], c["context"]
     mlp = c.get("mlp_ratio", 4)
-    n_matmul = n_layer * (4 + 2 * mlp) * d * d + 66 * d  # weights in matmuls (incl. output)
+    n_matmul = n_layer * (4 + 2 * mlp) * d * d + _vocab_size() * d  # weights in matmuls (incl. output)
     attn = n_layer * 2 * t * d  # QK^T and AV per token, forward, causal half counted as full/2
     per_token = 6 * n_matmul + 3 * 2 * attn
     return tokens, tokens * per_token
@@ -179,9 +192,13 @@ def cmd_single(args: argparse.Namespace) -> None:
 
 def cmd_ablate(args: argparse.Namespace) -> None:
     extra = json.loads(args.overrides)
+    # The reference is one layer WITH a previous-token embedding; the ablations take that away
+    # (a standard 1-layer transformer) or take attention away (keeping the embedding).
     variants = {
-        "one-layer": {"n_layer": 1, "steps": args.steps, **extra},
+        "one-layer": {"n_layer": 1, "prev_token": False, "steps": args.steps, **extra},
         "attention-free": {"attention": False, "steps": args.steps, **extra},
+        "two-layer-standard": {"n_layer": 2, "prev_token": False, "lr": 0.005, "steps": args.steps,
+                               **extra},
     }
     for name, ov in variants.items():
         if args.only and name != args.only:

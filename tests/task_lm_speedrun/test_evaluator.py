@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 F = torch.nn.functional
 
-V = 66
+V = 74  # the language's vocabulary (data.py VOCAB_SIZE)
 B, T = 32, 128
 
 
