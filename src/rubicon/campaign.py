@@ -534,6 +534,8 @@ class Campaign:
             maximize=self._maximize(),
             cfg=self.cfg.protocol,
             deadline=self._deadline,
+            screen=lambda cap: self.trials.run(exp.files, label=self._label(f"e{exp.id}"),
+                                               time_limit=cap),
         )
 
     def _measure(self, exp: Experiment) -> Experiment:

@@ -108,3 +108,50 @@ def test_no_pair_starts_after_the_deadline() -> None:
                 deadline=time.monotonic() - 1)
     assert not v.promote and v.reason.startswith("budget ended after 0 pairs")
     assert len(v.runs) == 1  # only the screening run
+
+
+def _capped(true_wall: float, calls: list[float]) -> Callable[[float], Trial]:
+    """A candidate that needs `true_wall` seconds, run under a wall-time cap (as the sandbox
+    does: killed at the cap, state timed_out)."""
+
+    def screen(cap: float) -> Trial:
+        calls.append(cap)
+        if true_wall > cap:
+            facts = RunFacts(exit_code=-9, wall_seconds=cap, cpu_seconds=cap, peak_memory_mb=10,
+                             foreign_load=0.0, timed_out=True,
+                             killed_reason=f"wall-time limit {cap:g}s")
+            return Trial(facts=facts, state=State.TIMED_OUT, reason=facts.killed_reason)
+        return _trial(true_wall)
+
+    return screen
+
+
+CAP_ALWAYS = ProtocolConfig(screen_cap_min_seconds=0.0)
+
+
+def test_screening_stops_a_slow_candidate_at_the_clear_loser_time() -> None:
+    caps: list[float] = []
+    v = compare(lambda: _trial(3.0), lambda: _trial(1.0), [1.0, 1.0, 1.0], "wall_seconds",
+                cfg=CAP_ALWAYS, screen=_capped(3.0, caps))
+    assert caps == [pytest.approx(1.10)]  # incumbent median + the 10% loser margin
+    assert v.state == State.TIMED_OUT and not v.promote and len(v.runs) == 1
+    assert v.reason.startswith("clear loser: still running after 1.1 s")
+    # a candidate under the cap is screened as usual and goes on to pairs
+    caps.clear()
+    rng = random.Random(4)
+    v = compare(_sim(0.5, 0.01, rng), _sim(1.0, 0.01, rng), [1.0, 1.0, 1.0], "wall_seconds",
+                cfg=CAP_ALWAYS, screen=_capped(0.5, caps))
+    assert len(caps) == 1 and v.promote and v.state == State.OK
+    # a short incumbent (under screen_cap_min_seconds, 30 s by default): no cap, a full run
+    caps.clear()
+    v = compare(lambda: _trial(3.0), lambda: _trial(1.0), [1.0, 1.0, 1.0], "wall_seconds",
+                screen=_capped(3.0, caps))
+    assert caps == [] and v.state == State.OK and v.reason.startswith("clear loser: wall_seconds")
+
+
+def test_screening_cap_is_only_for_wall_seconds_minimized() -> None:
+    caps: list[float] = []
+    v = compare(lambda: Trial(facts=_trial(1).facts, metrics={"acc": 0.5}),
+                lambda: Trial(facts=_trial(1).facts, metrics={"acc": 0.9}), [0.9], "acc",
+                maximize=True, cfg=CAP_ALWAYS, screen=_capped(1.0, caps))
+    assert caps == [] and v.reason.startswith("clear loser")  # judged on its metric instead

@@ -3,7 +3,10 @@
 1. Screening: the candidate runs once, timed and evaluated. A failed run ends it (one run spent).
    A clear loser (objective worse than the incumbent's median by more than the loser margin,
    widened to 3 coefficients of variation of the incumbent's recorded runs) is discarded after
-   that one run.
+   that one run. When the objective is wall seconds (minimized) and the incumbent takes at least
+   `screen_cap_min_seconds`, the screening run is stopped as soon as it passes that clear-loser
+   time, so a slow candidate costs little more than the incumbent (recorded `timed_out`, reason
+   "clear loser: still running ...").
 2. Pairs: incumbent and candidate run back to back, the order alternating (AB, BA, ...) to cancel
    drift. After `min_pairs`, a one-sided t bound on the mean log ratio decides:
    promote when the upper bound is below 0 (the candidate is better with confidence);
@@ -38,6 +41,9 @@ class ProtocolConfig:
     loser_margin: float = 0.10  # screening: discard if worse than incumbent median by this
     max_foreign_load: float = 0.5  # cores used by other processes during a timed run
     max_reruns: int = 2
+    # Stop a screening run at the clear-loser time only when the incumbent takes at least this
+    # long: on short tasks the saving is nil and a finished run says more (crash, gate failure).
+    screen_cap_min_seconds: float = 30.0
 
     @property
     def looks(self) -> int:
@@ -76,8 +82,12 @@ def compare(
     maximize: bool = False,
     cfg: ProtocolConfig | None = None,
     deadline: float | None = None,
+    screen: Callable[[float], Trial] | None = None,
 ) -> Verdict:
     """Decide whether a candidate beats the incumbent. Never raises for candidate behaviour.
+
+    `screen(cap)` runs the candidate once with its wall time capped at `cap` seconds; given, it
+    is used for the screening run when the metric is ``wall_seconds`` and lower is better.
 
     `deadline` (time.monotonic()): no new pair starts after it; the candidate is then discarded
     as inconclusive, so a campaign's budget ends with recorded results, not an overrun.
@@ -97,7 +107,22 @@ def compare(
             return t
         raise AssertionError("unreachable")
 
-    first = timed(run_candidate, "candidate", 0)
+    inc_med = median(incumbent_values)
+    # A noisy machine must not turn equal candidates into "clear losers": widen the margin to
+    # three coefficients of variation of the incumbent's own recorded runs.
+    margin = max(cfg.loser_margin, 3 * coefficient_of_variation(incumbent_values))
+    cap = inc_med * (1 + margin)
+    if (screen is not None and metric == "wall_seconds" and not maximize
+            and inc_med >= cfg.screen_cap_min_seconds):
+        first = timed(lambda: screen(cap), "candidate", 0)
+        if first.state == State.TIMED_OUT and first.facts.wall_seconds >= cap:
+            return Verdict(
+                state=first.state, promote=False, runs=runs, log_tail=first.facts.output_tail,
+                reason=(f"clear loser: still running after {cap:.4g} s (incumbent median "
+                        f"{inc_med:.4g} s + {margin:.0%}); stopped at screening"),
+            )
+    else:
+        first = timed(run_candidate, "candidate", 0)
     v = Verdict(state=first.state, promote=False, reason=first.reason, metrics=first.metrics,
                 runs=runs, log_tail=first.facts.output_tail)
     if not first.ok:
@@ -105,11 +130,7 @@ def compare(
     value = float(first.metrics[metric])
     v.candidate_values.append(value)
     v.objective = value
-    inc_med = median(incumbent_values)
     worse = sign * math.log(value / inc_med)
-    # A noisy machine must not turn equal candidates into "clear losers": widen the margin to
-    # three coefficients of variation of the incumbent's own recorded runs.
-    margin = max(cfg.loser_margin, 3 * coefficient_of_variation(incumbent_values))
     if worse > math.log1p(margin):
         v.reason = (
             f"clear loser: {metric} {value:.4g} vs incumbent median {inc_med:.4g} "

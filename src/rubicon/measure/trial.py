@@ -146,8 +146,11 @@ class TrialRunner:
         self.lane: Any = None
         self.untimed_cores: list[int] = []
 
-    def run(self, files: dict[str, str], *, evaluate: bool = True, label: str = "run") -> Trial:
-        """Run the candidate once (timed) and, if asked, evaluate its artifacts."""
+    def run(self, files: dict[str, str], *, evaluate: bool = True, label: str = "run",
+            time_limit: float | None = None) -> Trial:
+        """Run the candidate once (timed) and, if asked, evaluate its artifacts.
+
+        `time_limit` lowers the task's wall-time limit for this run (the screening cap)."""
         spec = self.task.spec
         root = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=self.work))
         try:
@@ -156,7 +159,7 @@ class TrialRunner:
             before = _file_hashes(ws, sorted(self.readonly))
             seed = secrets.randbelow(2**31 - 1)
             with self._timed_cores() as cores:
-                facts = self._run_timed(spec, ws, root, seed, cores)
+                facts = self._run_timed(spec, ws, root, seed, cores, time_limit)
             try:
                 trial = self._judge_run(facts, ws, before)
             except Exception as e:  # noqa: BLE001 - nothing a run leaves may crash the campaign
@@ -181,13 +184,13 @@ class TrialRunner:
             yield list(cores)
 
     def _run_timed(self, spec: TaskFile, ws: Path, root: Path, seed: int,
-                   cores: list[int]) -> RunFacts:
+                   cores: list[int], time_limit: float | None = None) -> RunFacts:
         return run_sandboxed(
             SandboxSpec(
                 argv=list(spec.run.command),
                 cwd=ws,
                 log_path=root / "run.log",
-                time_limit=spec.run.time_limit,
+                time_limit=min(spec.run.time_limit, time_limit or spec.run.time_limit),
                 cpu_limit=spec.run.cpu_limit,
                 memory_mb=spec.run.memory_mb,
                 threads=spec.run.threads,

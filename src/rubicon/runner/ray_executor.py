@@ -99,10 +99,10 @@ def _node_runner(blob: dict[str, Any]) -> Any:
 
 
 def remote_trial(blob: dict[str, Any], files: dict[str, str], evaluate: bool,
-                 label: str) -> tuple[Any, dict[str, Any]]:
+                 label: str, time_limit: float | None = None) -> tuple[Any, dict[str, Any]]:
     """Body of the Ray task: one trial on this node; returns (Trial, where it ran)."""
     runner = _node_runner(blob)
-    trial = runner.run(files, evaluate=evaluate, label=label)
+    trial = runner.run(files, evaluate=evaluate, label=label, time_limit=time_limit)
     return trial, {"node": socket.gethostname(), "pid": os.getpid()}
 
 
@@ -143,12 +143,13 @@ class RayTrialRunner:
                     num_cpus=max(1, self.task.spec.run.threads), max_retries=1)
         return ray
 
-    def run(self, files: dict[str, str], *, evaluate: bool = True, label: str = "run") -> Any:
+    def run(self, files: dict[str, str], *, evaluate: bool = True, label: str = "run",
+            time_limit: float | None = None) -> Any:
         """One trial on the cluster; the same contract as `TrialRunner.run`."""
         ray = self._ensure()
         try:
             trial, where = ray.get(self._remote.remote(self._blob_ref, dict(files), evaluate,
-                                                       label))
+                                                       label, time_limit))
         except Exception as e:  # worker lost, task error: the experiment stays pending
             raise RubiconError(f"ray trial {label} failed: {type(e).__name__}: {e}") from None
         with self._lock:

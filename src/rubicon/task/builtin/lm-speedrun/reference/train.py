@@ -11,7 +11,7 @@ Engineering: one fused QKV projection with scaled_dot_product_attention instead 
 over heads, all training data generated up front, no periodic evaluation, multi-tensor AdamW, a
 TorchScript trace instead of torch.export. Recipe (config.json): 1 layer of width 128, 4 heads,
 MLP ratio 2, batch 16, peak lr 1e-2 with 20 warmup steps and linear decay, Adam beta2 0.95,
-PyTorch's default init, 450 steps. docs/BENCHMARKS.md "lm-speedrun calibration" has the
+PyTorch's default init, 650 steps. docs/BENCHMARKS.md "lm-speedrun calibration" has the
 measurements and the ablations (without the previous-token embedding one layer cannot reach the
 target).
 """

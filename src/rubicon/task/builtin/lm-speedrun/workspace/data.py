@@ -51,7 +51,7 @@ NOUN_IDS = [ID[n] for n in NOUNS_SG + NOUNS_PL]  # index < 8: singular
 CLOSER = {ID["("]: ID[")"], ID["["]: ID["]"]}
 
 # ---- process parameters ------------------------------------------------------------------------
-STATEMENTS = {"let": 0.2, "print": 0.4, "add": 0.05, "copy": 0.25, "say": 0.1}
+STATEMENTS = {"let": 0.25, "print": 0.55, "add": 0.05, "copy": 0.1, "say": 0.05}
 COPY_MIN, COPY_MAX = 2, 6
 CLAUSE_PROB = [0.5, 0.4, 0.3, 0.0]  # chance of a nested clause at depth 0, 1, 2, 3
 
