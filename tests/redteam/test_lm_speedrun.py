@@ -108,4 +108,4 @@ def test_an_honest_bad_model_is_not_flagged(lm_runner: TrialRunner) -> None:
     t = _run(lm_runner, UNIFORM)
     assert t.state == State.GATE_FAILED, (t.state, t.reason)
     assert t.metrics["max_causal_leak"] <= 1e-6
-    assert abs(t.metrics["val_loss"] - math.log(V)) < 0.01  # uniform over the vocabulary
+    assert abs(t.metrics["val_loss"] - math.log(74)) < 0.01  # uniform over the 74 tokens
