@@ -155,3 +155,22 @@ def test_screening_cap_is_only_for_wall_seconds_minimized() -> None:
                 lambda: Trial(facts=_trial(1).facts, metrics={"acc": 0.9}), [0.9], "acc",
                 maximize=True, cfg=CAP_ALWAYS, screen=_capped(1.0, caps))
     assert caps == [] and v.reason.startswith("clear loser")  # judged on its metric instead
+
+
+def test_a_capped_screening_run_slowed_by_foreign_load_is_rerun() -> None:
+    loads = iter([2.0, 0.0])  # the first screening run shares its cores with another process
+
+    def screen(cap: float) -> Trial:
+        load = next(loads)
+        wall = 1.5 if load else 0.5
+        if wall > cap:
+            facts = RunFacts(exit_code=-9, wall_seconds=cap, cpu_seconds=cap, peak_memory_mb=10,
+                             foreign_load=load, timed_out=True)
+            return Trial(facts=facts, state=State.TIMED_OUT, reason="wall-time limit")
+        return _trial(wall, load)
+
+    rng = random.Random(5)
+    v = compare(_sim(0.5, 0.01, rng), _sim(1.0, 0.01, rng), [1.0, 1.0, 1.0], "wall_seconds",
+                cfg=CAP_ALWAYS, screen=screen)
+    assert not v.runs[0].scored and v.runs[1].scored  # the loaded run is kept, not scored
+    assert v.promote
