@@ -40,11 +40,14 @@ THREADS = "2"
 LANGUAGE = hashlib.sha256((TASK / "workspace" / "data.py").read_bytes()).hexdigest()[:12]
 
 
-def _vocab_size() -> int:
+def _load_vocab_size() -> int:
     spec = importlib.util.spec_from_file_location("lm_data", TASK / "workspace" / "data.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return int(mod.VOCAB_SIZE)
+
+
+VOCAB_SIZE = _load_vocab_size()
 
 
 def _env(seed: int) -> dict[str, str]:
@@ -124,7 +127,7 @@ def tokens_and_flops(rec: dict) -> tuple[float, float]:
     tokens = c["steps"] * c["batch_size"] * c["context"]
     d, n_layer, t = c["d_model"], c["n_layer"], c["context"]
     mlp = c.get("mlp_ratio", 4)
-    n_matmul = n_layer * (4 + 2 * mlp) * d * d + _vocab_size() * d  # weights in matmuls (incl. output)
+    n_matmul = n_layer * (4 + 2 * mlp) * d * d + VOCAB_SIZE * d  # weights in matmuls (incl. output)
     attn = n_layer * 2 * t * d  # QK^T and AV per token, forward, causal half counted as full/2
     per_token = 6 * n_matmul + 3 * 2 * attn
     return tokens, tokens * per_token

@@ -24,7 +24,7 @@ from typing import Any
 from rubicon.errors import ConfigError, ProposalError, RubiconError
 from rubicon.measure.protocol import ProtocolConfig, Verdict, compare, record_run
 from rubicon.measure.stats import median
-from rubicon.measure.trial import TrialRunner
+from rubicon.measure.trial import Trial, TrialRunner
 from rubicon.researcher import ResearchContext, Researcher, make_researcher
 from rubicon.store import Store
 from rubicon.task import Task, load_task, resolve_task
@@ -525,8 +525,11 @@ class Campaign:
         needs_eval = metric not in HARNESS_METRICS
         with self._lock:
             values = self.store.subject_values(inc.id) or [inc.objective or 1.0]
+        def run_candidate(cap: float | None = None) -> Trial:
+            return self.trials.run(exp.files, label=self._label(f"e{exp.id}"), time_limit=cap)
+
         return compare(
-            run_candidate=lambda: self.trials.run(exp.files, label=self._label(f"e{exp.id}")),
+            run_candidate=run_candidate,
             run_incumbent=lambda: self.trials.run(inc.files, evaluate=needs_eval,
                                                   label=self._label(f"i{inc.id}")),
             incumbent_values=values,
@@ -534,8 +537,7 @@ class Campaign:
             maximize=self._maximize(),
             cfg=self.cfg.protocol,
             deadline=self._deadline,
-            screen=lambda cap: self.trials.run(exp.files, label=self._label(f"e{exp.id}"),
-                                               time_limit=cap),
+            screen=run_candidate,
         )
 
     def _measure(self, exp: Experiment) -> Experiment:
