@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rubicon.campaign import Campaign, CampaignConfig
-from rubicon.errors import ConfigError
+from rubicon.errors import ConfigError, TaskError
 from rubicon.measure.protocol import ProtocolConfig
 from rubicon.researcher import ResearchContext, make_researcher
 from rubicon.researcher._search_space import SearchSpace, patch_key
@@ -267,6 +267,65 @@ def test_sweep_halves_the_fidelity_knob_first(tmp_path: Path) -> None:
     nxt = r.propose(_ctx(task, [_record(task, first, 2, State.OK, 0.5)]))
     assert nxt is not None and nxt.meta["phase"] == "sweep"
     assert nxt.knobs == {"steps": 100} and "halve the fidelity knob steps" in nxt.rationale
+
+
+def _start_task(tmp_path: Path) -> Task:
+    """The tiny task with a second knob `size` and a suggested start {mode: fast, size: 2}."""
+    toml = TINY_TOML + textwrap.dedent("""
+        [knobs.size]
+        type = "int"
+        low = 1
+        high = 8
+        default = 4
+
+        [[start]]
+        name = "fast-small"
+        description = "fast mode at size 2"
+        knobs = { mode = "fast", size = 2 }
+        """)
+    d = tmp_path / "start"
+    (d / "workspace").mkdir(parents=True)
+    (d / "task.toml").write_text(toml)
+    (d / "workspace" / "run.py").write_text("pass\n")
+    (d / "workspace" / "solution.py").write_text("# helpers\n")
+    (d / "workspace" / "knobs.json").write_text('{"mode": "slow", "size": 4}\n')
+    return load_task(d)
+
+
+def test_task_start_is_tried_first_with_all_patches(tmp_path: Path) -> None:
+    task = _start_task(tmp_path)
+    r = SearchResearcher()
+    first = r.propose(_ctx(task, []))
+    assert first is not None and first.meta["phase"] == "start"
+    assert first.knobs == {"mode": "fast", "size": 2}
+    assert first.meta["config"][patch_key("base-helper")] and \
+        first.meta["config"][patch_key("uses-helper")]
+    assert "'fast-small' (fast mode at size 2)" in first.rationale
+    # it helped: the all-patches-on-the-baseline probe is skipped, the sweep starts from it
+    helped = r.propose(_ctx(task, [_record(task, first, 2, State.OK, 0.5)]))
+    assert helped is not None and helped.meta["phase"] == "sweep"
+    # it failed: the search falls back to all patches on the baseline knobs
+    failed = r.propose(_ctx(task, [_record(task, first, 2, State.GATE_FAILED, None)]))
+    assert failed is not None and failed.meta["phase"] == "patches" and failed.knobs == {}
+
+
+def test_sweep_tries_both_neighbours_knob_by_knob(tmp_path: Path) -> None:
+    from rubicon.researcher.search import sweep_moves
+
+    task = _start_task(tmp_path)
+    space = SearchSpace(task, task.editable_files())
+    moves = [(k, v) for k, v, _ in sweep_moves(space, space.baseline_config())]
+    # task order: mode (slow -> fast, the adjacent choice), size (doubled, halved), then the
+    # choice value two steps away
+    assert moves == [("mode", "fast"), ("size", 8), ("size", 2), ("mode", "broken")]
+
+
+def test_a_start_with_a_bad_knob_value_is_a_clear_task_error(tmp_path: Path) -> None:
+    task = _start_task(tmp_path)
+    toml = (task.dir / "task.toml").read_text().replace("size = 2 }", "size = 99 }")
+    (task.dir / "task.toml").write_text(toml)
+    with pytest.raises(TaskError, match=r"start 'fast-small': knob size=99: allowed \[1, 8\]"):
+        load_task(task.dir)
 
 
 def _simulate(task: Task, speed: dict[str, float], limit: int = 40,

@@ -35,7 +35,9 @@ from rubicon.types import State, TimedRun
 @dataclass(frozen=True)
 class ProtocolConfig:
     alpha: float = 0.05
-    min_pairs: int = 3
+    # 2: a large effect (a 3x speedup) is promoted after two pairs; small ones need more anyway,
+    # since the t bound with one degree of freedom is wide
+    min_pairs: int = 2
     max_pairs: int = 6
     min_effect: float = 0.01  # smallest relative improvement worth promoting
     loser_margin: float = 0.10  # screening: discard if worse than incumbent median by this

@@ -9,6 +9,9 @@ No network, no API key. Every `propose` rebuilds its whole state from the campai
    (crashed, timed out, gate failed, tampered, invalid) get a penalty: the worst ok score plus
    ``log 2``. The penalty keeps them in the sampler's model as *bad* points, so it steers away.
 2. Plan, first match wins; a configuration already measured is never proposed again:
+   0. ``start``: each starting point the task suggests (``[[start]]`` in task.toml, knob
+      values) with every compatible patch; when one passed and beat the baseline, (a) and (b)
+      are skipped;
    a. ``patches``: every compatible playbook patch together (baseline knobs);
    b. ``split``: if (a) failed or was not faster than the baseline, find the culprits by
       bisection (group testing): measure each half of the failing patch set, split again only
@@ -39,7 +42,7 @@ from rubicon.researcher import ResearchContext
 from rubicon.researcher._search_space import PATCH_PREFIX, Config, SearchSpace, patch_key
 from rubicon.types import Experiment, Proposal, State
 
-PHASES = ("patches", "split", "sweep", "tpe", "random", "fill")
+PHASES = ("start", "patches", "split", "sweep", "tpe", "random", "fill")
 SAMPLERS = ("tpe", "random")
 FAILURE_PENALTY = math.log(2.0)  # failed configs score this much worse than the worst ok one
 # the sweep moves around the incumbent unless an unpromoted ok experiment was this much faster
@@ -88,7 +91,7 @@ class SearchResearcher:
     name = "search"
 
     def __init__(self, seed: int | str | None = None, n_startup: int | str = 4,
-                 sweep: int | str = 24, sampler: str = "tpe", attempts: int | str = 64) -> None:
+                 sweep: int | str = 48, sampler: str = "tpe", attempts: int | str = 64) -> None:
         self.seed = None if seed is None or seed == "" else _as_int("seed", seed, 0)
         self.n_startup = _as_int("n_startup", n_startup, 0)
         self.sweep = _as_int("sweep", sweep, 0)
@@ -128,9 +131,22 @@ class SearchResearcher:
             return space.key(c) not in measured and space.applies(c)
 
         base_value = next((o.value for o in obs if o.experiment.id == ctx.baseline.id), None)
-        if space.patches:
+        # 0. the task's suggested starting points, each with every compatible patch
+        together = space.all_compatible()
+        by_key = {o.key: o for o in obs}
+        started = False
+        for st in ctx.task.spec.start:
+            start = {**together, **{k: space.normalize(k, v) for k, v in st.knobs.items()}}
+            if new(start):
+                n = len(space.enabled(together))
+                return start, "start", (
+                    f"the task suggests starting from {st.name!r} ({st.description})"
+                    + (f", tried with all {n} compatible playbook patches" if n else "")
+                )
+            done = by_key.get(space.key(start))
+            started = started or (done is not None and _helped(done, base_value))
+        if space.patches and not started:
             # a. every compatible patch together
-            together = space.all_compatible()
             names = space.enabled(together)
             if names and new(together):
                 return together, "patches", (
@@ -320,10 +336,11 @@ def sweep_moves(space: SearchSpace, anchor: Config) -> Iterator[tuple[str, Any, 
     """One-change moves from `anchor`, in order.
 
     First the task's fidelity knob halved (the declared cost lever: whether the gate still
-    passes is the question). Then, round-robin over the knobs in task order so that a capped
-    sweep touches every knob before it tries a second value of any: choice and bool knobs step
-    to their nearest other value first; int and float knobs are doubled, then halved (a value
-    of 0 moves to a quarter of its range).
+    passes is the question). Then knob by knob, in the order the task declares them (a task
+    lists its most consequential knobs first), both neighbours of the current value: int and
+    float knobs doubled and halved (a value of 0 moves to a quarter of its range), choice
+    knobs one step either way, bool knobs flipped. Last, round-robin over the knobs, the
+    choice values further away.
     """
     fk = space.task.spec.fidelity_knob
     if fk is not None and fk in space.knobs and space.knobs[fk].type in ("int", "float"):
@@ -331,7 +348,8 @@ def sweep_moves(space: SearchSpace, anchor: Config) -> Iterator[tuple[str, Any, 
         cur = anchor.get(fk)
         if isinstance(cur, int | float) and low is not None and cur / 2 >= low:
             yield fk, space.normalize(fk, cur / 2), f" (halve the fidelity knob {fk})"
-    per_knob: list[tuple[str, list[Any]]] = []
+    near: list[tuple[str, Any]] = []
+    far: list[tuple[str, list[Any]]] = []
     for name, k in space.knobs.items():
         cur = anchor.get(name)
         if k.type in ("bool", "choice"):
@@ -339,18 +357,21 @@ def sweep_moves(space: SearchSpace, anchor: Config) -> Iterator[tuple[str, Any, 
             at = values.index(cur) if cur in values else 0
             others = sorted((i for i in range(len(values)) if i != at),
                             key=lambda i: (abs(i - at), i))
-            per_knob.append((name, [values[i] for i in others]))
+            near += [(name, values[i]) for i in others if abs(i - at) <= 1]
+            far.append((name, [values[i] for i in others if abs(i - at) > 1]))
         elif name != fk and isinstance(cur, int | float) and k.low is not None \
                 and k.high is not None:
             steps = [cur * 2, cur / 2] if cur != 0 else [k.low + (k.high - k.low) / 4]
-            alts = []
+            alts: list[Any] = []
             for v in steps:
                 nv = space.normalize(name, v)
                 if nv != cur and nv not in alts:
                     alts.append(nv)
-            per_knob.append((name, alts))
-    for rank in range(max((len(v) for _, v in per_knob), default=0)):
-        for name, alts in per_knob:
+            near += [(name, v) for v in alts]
+    for name, v in near:
+        yield name, v, ""
+    for rank in range(max((len(v) for _, v in far), default=0)):
+        for name, alts in far:
             if rank < len(alts):
                 yield name, alts[rank], ""
 

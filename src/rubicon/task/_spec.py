@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from rubicon.errors import TaskError
+from rubicon.errors import ProposalError, TaskError
 from rubicon.types import Edit
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
@@ -91,6 +91,15 @@ class Knob(_Strict):
     description: str = ""
 
 
+class SearchStart(_Strict):
+    """Knob values the offline search tries first (like Optuna's enqueue_trial): the task
+    author's prior, e.g. a conventional recipe for the problem's scale."""
+
+    name: str
+    description: str
+    knobs: dict[str, Any]
+
+
 class PlaybookPatch(_Strict):
     """A named, described code change the offline search may combine with others."""
 
@@ -116,6 +125,7 @@ class TaskFile(_Strict):
     gates: list[Gate] = Field(default_factory=list)
     knobs: dict[str, Knob] = Field(default_factory=dict)
     playbook: list[PlaybookPatch] | str = Field(default_factory=list)
+    start: list[SearchStart] = Field(default_factory=list)
 
     @field_validator("editable")
     @classmethod
@@ -287,6 +297,13 @@ def _check_consistency(task: Task, toml_path: Path) -> None:
             f"{toml_path}: key 'fidelity_knob': {spec.fidelity_knob!r} is not a knob; "
             f"knobs: {sorted(spec.knobs)}"
         )
+    from rubicon.workspace import validate_knobs  # here: rubicon.workspace imports this module
+
+    for st in spec.start:
+        try:
+            validate_knobs(task, st.knobs)
+        except ProposalError as e:
+            raise TaskError(f"{toml_path}: start {st.name!r}: {e}") from None
     names = [p.name for p in task.playbook]
     for pb in task.playbook:
         for e in pb.edits:
