@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 
@@ -73,7 +74,7 @@ def test_runs_under_foreign_load_are_rerun_and_not_scored() -> None:
 def test_identical_code_is_futile_not_inconclusive() -> None:
     rng = random.Random(5)
     v = compare(_sim(1.0, 0.001, rng), _sim(1.0, 0.001, rng), [1.0], "wall_seconds")
-    assert not v.promote and v.reason.startswith("not better")
+    assert not v.promote and v.reason.startswith(("not better", "futile"))
 
 
 def test_order_alternates_between_pairs() -> None:
@@ -174,3 +175,35 @@ def test_a_capped_screening_run_slowed_by_foreign_load_is_rerun() -> None:
                 cfg=CAP_ALWAYS, screen=screen)
     assert not v.runs[0].scored and v.runs[1].scored  # the loaded run is kept, not scored
     assert v.promote
+
+
+def test_futility_by_conditional_power_saves_pairs_and_keeps_power() -> None:
+    # ~10% per-run noise (lm-speedrun's early-stopped runs): a null candidate used to take all 6
+    # pairs ("inconclusive"); now most stop early, while a real 25% speedup is found as often
+    def run(true: float, cfg: ProtocolConfig, seed: int) -> list:
+        rng = random.Random(seed)
+        return [compare(_sim(true, 0.07, rng), _sim(1.0, 0.07, rng), [1.0, 1.0, 1.0],
+                        "wall_seconds", cfg=cfg) for _ in range(300)]
+
+    off, on = ProtocolConfig(futility_power=0.0), ProtocolConfig()
+    pairs = {name: sum(len({r.pair for r in v.runs}) - 1 for v in run(1.0, cfg, 11))
+             for name, cfg in (("off", off), ("on", on))}
+    assert pairs["on"] < 0.75 * pairs["off"]
+    null_on = run(1.0, on, 12)
+    assert sum(v.promote for v in null_on) / len(null_on) <= 0.05
+    assert any(v.reason.startswith("futile:") for v in null_on)
+    power = {name: sum(v.promote for v in run(0.8, cfg, 13)) / 300
+             for name, cfg in (("off", off), ("on", on))}
+    assert power["on"] >= power["off"] - 0.05
+
+
+def test_conditional_power_follows_the_trend() -> None:
+    from rubicon.measure.stats import conditional_power
+
+    def cp(d: list[float]) -> float:
+        est = paired_log_ratio([math.exp(x) for x in d], [1.0] * len(d), 0.01)
+        return conditional_power(est, 6, 0.01)
+
+    assert cp([-0.5, -0.45]) > 0.99  # a large, steady effect: keep going, it will promote
+    assert cp([0.05, -0.03]) < 0.01  # no effect in sight
+    assert cp([-0.2, -0.05, -0.1]) > cp([-0.1, 0.0, -0.05])

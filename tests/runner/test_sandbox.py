@@ -82,6 +82,16 @@ def test_wall_time_kill_takes_daemonized_grandchildren(tmp_path: Path) -> None:
     assert (marker.stat().st_size if marker.exists() else 0) == size  # nothing still writing
 
 
+def test_a_killed_run_keeps_its_cpu_time_and_is_not_foreign_load(tmp_path: Path) -> None:
+    # The killed processes are never reaped by the harness, so their CPU time must be read
+    # before the kill; otherwise it counts as other processes' load and the protocol re-runs
+    # every run stopped at a time cap (seen on lm-speedrun: foreign load 1.9 on a 2-core run).
+    f = _run(tmp_path, "while True: pass", time_limit=1.5)
+    assert f.timed_out
+    assert f.cpu_seconds > 0.5 * f.wall_seconds
+    assert f.foreign_load < 0.5
+
+
 def test_background_process_does_not_outlive_a_normal_exit(tmp_path: Path) -> None:
     code = (
         "import os, time\n"

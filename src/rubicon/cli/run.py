@@ -122,7 +122,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--resume", nargs="?", const="latest", default=None, metavar="CAMPAIGN",
                    help="continue a campaign (default: the latest in --dir)")
     p.add_argument("--seed", type=int, default=0, help="researcher seed")
-    p.add_argument("--baseline-runs", type=int, default=3, help="timed runs of the baseline")
+    p.add_argument("--baseline-runs", type=int, default=2,
+                   help="timed runs of the baseline before the first candidate (every A/B pair "
+                        "against it runs it again)")
     p.add_argument("--max-pairs", type=int, default=6, help="most A/B pairs per candidate")
     p.add_argument("--max-foreign-load", type=float, default=0.5,
                    help="re-run a timed run if other processes used more cores than this")

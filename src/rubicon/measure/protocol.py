@@ -11,7 +11,9 @@
    drift. After `min_pairs`, a one-sided t bound on the mean log ratio decides:
    promote when the upper bound is below 0 (the candidate is better with confidence);
    stop as futile when the lower bound is above -min_effect (it cannot be `min_effect` better);
-   otherwise add pairs up to `max_pairs`, then discard as inconclusive.
+   stop as futile too when, at the current trend, promotion within `max_pairs` has less than a
+   `futility_power` chance (conditional power); otherwise add pairs up to `max_pairs`, then
+   discard as inconclusive.
    Each look uses alpha / (number of looks) -- a Bonferroni split, so an A/A comparison is
    promoted with probability at most alpha however many looks it takes.
 3. A run during which other processes used more than `max_foreign_load` cores is re-run (up to
@@ -27,7 +29,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from rubicon.measure.stats import PairedEstimate, coefficient_of_variation, median, paired_log_ratio
+from rubicon.measure.stats import (
+    PairedEstimate,
+    coefficient_of_variation,
+    conditional_power,
+    median,
+    paired_log_ratio,
+)
 from rubicon.measure.trial import Trial
 from rubicon.types import State, TimedRun
 
@@ -40,6 +48,9 @@ class ProtocolConfig:
     min_pairs: int = 2
     max_pairs: int = 6
     min_effect: float = 0.01  # smallest relative improvement worth promoting
+    # stop a comparison whose chance of promotion within max_pairs, at the current trend, is
+    # below this (conditional power); 0 turns it off
+    futility_power: float = 0.05
     loser_margin: float = 0.10  # screening: discard if worse than incumbent median by this
     max_foreign_load: float = 0.5  # cores used by other processes during a timed run
     max_reruns: int = 2
@@ -179,6 +190,13 @@ def compare(
         if est.low > -math.log1p(cfg.min_effect):
             v.reason = f"not better: {metric} ratio {ratio} over {est.n} pairs"
             return v
+        # from 3 pairs: with 2 the sd (1 degree of freedom) is too unreliable to extrapolate
+        if 3 <= est.n < cfg.max_pairs and cfg.futility_power > 0:
+            chance = conditional_power(est, cfg.max_pairs, alpha_look)
+            if chance < cfg.futility_power:
+                v.reason = (f"futile: {metric} ratio {ratio} over {est.n} pairs; at this trend "
+                            f"a {chance:.0%} chance of promotion within {cfg.max_pairs} pairs")
+                return v
     n = len(cand)
     v.reason = f"inconclusive after {n} pairs" + (
         f": ratio {v.estimate.ratio:.3f}x [{v.estimate.ratio_low:.3f}, {v.estimate.ratio_high:.3f}]"

@@ -49,6 +49,25 @@ def paired_log_ratio(cand: list[float], inc: list[float], alpha: float) -> Paire
     return PairedEstimate(n=n, mean_log_ratio=mean, sd=sd, low=mean - half, high=mean + half)
 
 
+def conditional_power(est: PairedEstimate, max_pairs: int, alpha: float) -> float:
+    """Chance that the promotion rule fires at `max_pairs` if the remaining pairs follow the
+    current trend (their log ratios drawn with the current mean and sd, the sd held fixed).
+
+    Futility stopping by conditional power, as in group-sequential trials: a comparison whose
+    chance is small is stopped early. It never promotes, so the false-promotion rate only drops.
+    """
+    n, m, sd = est.n, est.mean_log_ratio, est.sd
+    if n >= max_pairs:
+        return 1.0 if est.high < 0 else 0.0
+    left = max_pairs - n
+    # promotion at max_pairs needs mean + t * sd / sqrt(N) < 0 over all N pairs, i.e. the mean
+    # of the remaining pairs below `need`
+    bound = -t_quantile(1 - alpha, max_pairs - 1) * sd / math.sqrt(max_pairs)
+    need = (bound * max_pairs - m * n) / left
+    z = (need - m) / (sd / math.sqrt(left))
+    return 0.5 * math.erfc(-z / math.sqrt(2))
+
+
 def coefficient_of_variation(xs: list[float]) -> float:
     if len(xs) < 2:
         return 0.0

@@ -335,8 +335,9 @@ def _helped(o: Observation, base_value: float | None) -> bool:
 def sweep_moves(space: SearchSpace, anchor: Config) -> Iterator[tuple[str, Any, str]]:
     """One-change moves from `anchor`, in order.
 
-    First the task's fidelity knob halved (the declared cost lever: whether the gate still
-    passes is the question). Then knob by knob, in the order the task declares them (a task
+    First the task's fidelity knob halved, then (when the halved configuration has been measured
+    and did not become the incumbent) cut to 71% and to 84%: it is the declared cost lever, and
+    whether the gate still passes is the question. Then knob by knob, in the order the task declares them (a task
     lists its most consequential knobs first), both neighbours of the current value: int and
     float knobs doubled and halved (a value of 0 moves to a quarter of its range), choice
     knobs one step either way, bool knobs flipped. Last, round-robin over the knobs, the
@@ -346,8 +347,12 @@ def sweep_moves(space: SearchSpace, anchor: Config) -> Iterator[tuple[str, Any, 
     if fk is not None and fk in space.knobs and space.knobs[fk].type in ("int", "float"):
         low = space.knobs[fk].low
         cur = anchor.get(fk)
-        if isinstance(cur, int | float) and low is not None and cur / 2 >= low:
-            yield fk, space.normalize(fk, cur / 2), f" (halve the fidelity knob {fk})"
+        if isinstance(cur, int | float) and low is not None:
+            # a line search: when half is too little (or no faster), 71% and then 84% of it
+            for factor, what in ((0.5, "halve"), (0.5**0.5, "x0.71"), (0.5**0.25, "x0.84")):
+                v = space.normalize(fk, cur * factor)
+                if low <= v < cur:
+                    yield fk, v, f" ({what} the fidelity knob {fk})"
     near: list[tuple[str, Any]] = []
     far: list[tuple[str, list[Any]]] = []
     for name, k in space.knobs.items():

@@ -265,6 +265,7 @@ def run_sandboxed(spec: SandboxSpec, backend: str | None = None) -> RunFacts:
     spec.log_path.parent.mkdir(parents=True, exist_ok=True)
     killed_reason = ""
     timed_out = False
+    cpu_at_kill = 0.0
     started_at = time.time()
     # Foreign load counts busy time on the run's own cores when it is pinned (work pinned to
     # other cores, e.g. a parallel evaluator, does not disturb it), machine-wide otherwise.
@@ -302,6 +303,13 @@ def run_sandboxed(spec: SandboxSpec, backend: str | None = None) -> RunFacts:
                         f"(found {used / 2**20:.0f} MiB in {n} entries)")
             return ""
 
+        def kill_now() -> None:
+            # The processes the kill takes are never reaped by us, so wait4's rusage will miss
+            # their CPU time (and the foreign-load estimate would call it foreign): read it first.
+            nonlocal cpu_at_kill
+            cpu_at_kill = _cpu_seconds_of(_run_pids(proc.pid, group))
+            _kill_tree(proc.pid, group)
+
         def watchdog() -> None:
             nonlocal timed_out, killed_reason
             deadline = time.perf_counter() + spec.time_limit
@@ -313,12 +321,12 @@ def run_sandboxed(spec: SandboxSpec, backend: str | None = None) -> RunFacts:
                     return
                 if disk_limit and (why := over_disk()):
                     killed_reason = why
-                    _kill_tree(proc.pid, group)
+                    kill_now()
                     return
                 if time.perf_counter() >= deadline:
                     timed_out = True
                     killed_reason = f"wall-time limit {spec.time_limit:g}s"
-                    _kill_tree(proc.pid, group)
+                    kill_now()
                     return
 
         threading.Thread(target=watchdog, daemon=True).start()
@@ -337,7 +345,7 @@ def run_sandboxed(spec: SandboxSpec, backend: str | None = None) -> RunFacts:
         killed_reason = (f"memory limit {mem_limit_mb} MiB for the whole run "
                          f"(processes, tmpfs and memfds together)")
     busy = _busy_seconds(spec.cores) - busy0
-    cpu = usage.ru_utime + usage.ru_stime
+    cpu = max(usage.ru_utime + usage.ru_stime, cpu_at_kill)
     # the harness's own CPU is not foreign; on a pinned run only what ran on its cores counts,
     # and the harness process may run elsewhere, so its time is not subtracted there
     self_cpu = 0.0 if spec.cores else time.process_time() - self0
@@ -372,6 +380,29 @@ def run_sandboxed(spec: SandboxSpec, backend: str | None = None) -> RunFacts:
         started_at=started_at,
         leftover_processes=leftovers,
     )
+
+
+def _run_pids(pid: int, group: PidsGroup | None) -> list[int]:
+    """The run's live processes: its cgroup's, else its process group's."""
+    if group is not None:
+        return group.pids()
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[2]) == pid:
+                    out.append(int(d.name))
+    return out
+
+
+def _cpu_seconds_of(pids: list[int]) -> float:
+    """CPU seconds used so far by these processes and their reaped children (/proc/PID/stat)."""
+    ticks = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _kill_tree(pid: int, group: PidsGroup | None) -> int:
