@@ -325,6 +325,24 @@ def test_sweep_tries_both_neighbours_knob_by_knob(tmp_path: Path) -> None:
     assert moves == [("mode", "fast"), ("size", 8), ("size", 2), ("mode", "broken")]
 
 
+def test_sweep_anchor_ignores_a_fast_median_that_its_pairs_call_level(tmp_path: Path) -> None:
+    task = _start_task(tmp_path)
+    space = SearchSpace(task, task.editable_files())
+    r = SearchResearcher()
+    move = {**space.baseline_config(), "size": 8}
+    p = Proposal(parent_id=1, knobs={"size": 8}, meta={"config": move, "phase": "sweep"})
+    fast = _record(task, p, 2, State.OK, 0.8)  # median 20% faster than the baseline (1.0)
+    # with no paired evidence it becomes the anchor ...
+    assert r._anchor(space, _ctx(task, [fast]), observations(space, _ctx(task, [fast])))[0] == move
+    # ... but not when its pairs said "level with the incumbent" (ratio ~1.0)
+    fast.ratio_low, fast.ratio_high = 0.85, 1.17
+    anchor, where = r._anchor(space, _ctx(task, [fast]), observations(space, _ctx(task, [fast])))
+    assert anchor == space.baseline_config() and where == "the baseline"
+    # an inconclusive one whose pairs lean clearly its way still does
+    fast.ratio_low, fast.ratio_high = 0.7, 1.02
+    assert r._anchor(space, _ctx(task, [fast]), observations(space, _ctx(task, [fast])))[0] == move
+
+
 def test_a_start_with_a_bad_knob_value_is_a_clear_task_error(tmp_path: Path) -> None:
     task = _start_task(tmp_path)
     toml = (task.dir / "task.toml").read_text().replace("size = 2 }", "size = 99 }")

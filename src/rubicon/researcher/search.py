@@ -40,7 +40,7 @@ from typing import Any
 from rubicon.errors import ConfigError
 from rubicon.researcher import ResearchContext
 from rubicon.researcher._search_space import PATCH_PREFIX, Config, SearchSpace, patch_key
-from rubicon.types import Experiment, Proposal, State
+from rubicon.types import Decision, Experiment, Proposal, State
 
 PHASES = ("start", "patches", "split", "sweep", "tpe", "random", "fill")
 SAMPLERS = ("tpe", "random")
@@ -224,9 +224,16 @@ class SearchResearcher:
     def _anchor(self, space: SearchSpace, ctx: ResearchContext,
                 obs: list[Observation]) -> tuple[Config, str]:
         """Where the sweep moves from: the incumbent's configuration when it is ours, unless an
-        ok (not promoted) observation was more than 10% faster; then that one."""
+        ok (not promoted) observation was more than 10% faster, and its paired runs, if any, do
+        not say otherwise; then that one."""
         inc = next((o for o in obs if o.experiment.id == ctx.incumbent.id), None)
-        ok = [o for o in obs if o.value is not None]
+        # an unpromoted experiment whose paired runs put it level with the incumbent is no
+        # better, however fast its median looked (run times of early-stopped training vary)
+        ok = [o for o in obs if o.value is not None
+              and not (o.experiment.ratio_low and o.experiment.ratio_high
+                       and o.experiment.decision != Decision.KEEP
+                       and 0.5 * math.log(o.experiment.ratio_low * o.experiment.ratio_high)
+                       > -ANCHOR_MARGIN)]
         best = min(ok, key=_value) if ok else None
         if inc is not None and inc.value is not None and (
                 best is None or _value(best) > inc.value - ANCHOR_MARGIN):
