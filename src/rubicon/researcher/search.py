@@ -342,13 +342,13 @@ def _helped(o: Observation, base_value: float | None) -> bool:
 def sweep_moves(space: SearchSpace, anchor: Config) -> Iterator[tuple[str, Any, str]]:
     """One-change moves from `anchor`, in order.
 
-    First the task's fidelity knob halved, then (when the halved configuration has been measured
-    and did not become the incumbent) cut to 71% and to 84%: it is the declared cost lever, and
-    whether the gate still passes is the question. Then knob by knob, in the order the task declares them (a task
-    lists its most consequential knobs first), both neighbours of the current value: int and
-    float knobs doubled and halved (a value of 0 moves to a quarter of its range), choice
-    knobs one step either way, bool knobs flipped. Last, round-robin over the knobs, the
-    choice values further away.
+    First the task's fidelity knob halved, then (when the halved configuration has been
+    measured and did not become the incumbent) cut to 71% and to 84%: it is the declared cost
+    lever, and whether the gate still passes is the question. Then knob by knob, in the order
+    the task declares them (a task lists its most consequential knobs first), both neighbours
+    of the current value: int and float knobs doubled and halved (a value of 0 moves to a
+    quarter of its range), choice knobs one step either way, bool knobs flipped. Last,
+    round-robin over the knobs, the choice values further away.
     """
     fk = space.task.spec.fidelity_knob
     if fk is not None and fk in space.knobs and space.knobs[fk].type in ("int", "float"):
