@@ -250,17 +250,21 @@ def test_failures_are_told_to_the_sampler_as_bad_values(tiny: Task) -> None:
     assert values["broken"] > values["slow"] > values["fast"]
 
 
-def test_sweep_halves_the_fidelity_knob_first(tmp_path: Path) -> None:
-    toml = TINY_TOML.replace('knobs_file = "knobs.json"\n',
-                             'knobs_file = "knobs.json"\nfidelity_knob = "steps"\n')
-    toml += '\n[knobs.steps]\ntype = "int"\nlow = 10\nhigh = 400\ndefault = 200\n'
-    d = tmp_path / "fid"
+def _variant(d: Path, toml: str, knobs: str) -> Task:
+    """A variant of the tiny task (its own task.toml and knobs file) whose run does nothing."""
     (d / "workspace").mkdir(parents=True)
     (d / "task.toml").write_text(toml)
     (d / "workspace" / "run.py").write_text("pass\n")
     (d / "workspace" / "solution.py").write_text("# helpers\n")
-    (d / "workspace" / "knobs.json").write_text('{"mode": "slow", "steps": 200}\n')
-    task = load_task(d)
+    (d / "workspace" / "knobs.json").write_text(knobs + "\n")
+    return load_task(d)
+
+
+def test_sweep_halves_the_fidelity_knob_first(tmp_path: Path) -> None:
+    toml = TINY_TOML.replace('knobs_file = "knobs.json"\n',
+                             'knobs_file = "knobs.json"\nfidelity_knob = "steps"\n')
+    toml += '\n[knobs.steps]\ntype = "int"\nlow = 10\nhigh = 400\ndefault = 200\n'
+    task = _variant(tmp_path / "fid", toml, '{"mode": "slow", "steps": 200}')
     r = SearchResearcher()
     first = r.propose(_ctx(task, []))
     assert first is not None and first.meta["phase"] == "patches"
@@ -288,13 +292,7 @@ def _start_task(tmp_path: Path) -> Task:
         description = "fast mode at size 2"
         knobs = { mode = "fast", size = 2 }
         """)
-    d = tmp_path / "start"
-    (d / "workspace").mkdir(parents=True)
-    (d / "task.toml").write_text(toml)
-    (d / "workspace" / "run.py").write_text("pass\n")
-    (d / "workspace" / "solution.py").write_text("# helpers\n")
-    (d / "workspace" / "knobs.json").write_text('{"mode": "slow", "size": 4}\n')
-    return load_task(d)
+    return _variant(tmp_path / "start", toml, '{"mode": "slow", "size": 4}')
 
 
 def test_task_start_is_tried_first_with_all_patches(tmp_path: Path) -> None:

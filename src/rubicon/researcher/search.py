@@ -227,13 +227,7 @@ class SearchResearcher:
         ok (not promoted) observation was more than 10% faster, and its paired runs, if any, do
         not say otherwise; then that one."""
         inc = next((o for o in obs if o.experiment.id == ctx.incumbent.id), None)
-        # an unpromoted experiment whose paired runs put it level with the incumbent is no
-        # better, however fast its median looked (run times of early-stopped training vary)
-        ok = [o for o in obs if o.value is not None
-              and not (o.experiment.ratio_low and o.experiment.ratio_high
-                       and o.experiment.decision != Decision.KEEP
-                       and 0.5 * math.log(o.experiment.ratio_low * o.experiment.ratio_high)
-                       > -ANCHOR_MARGIN)]
+        ok = [o for o in obs if o.value is not None and not _paired_level(o.experiment)]
         best = min(ok, key=_value) if ok else None
         if inc is not None and inc.value is not None and (
                 best is None or _value(best) > inc.value - ANCHOR_MARGIN):
@@ -337,6 +331,14 @@ class SearchResearcher:
 def _helped(o: Observation, base_value: float | None) -> bool:
     """Passed every gate and was faster than the baseline."""
     return o.value is not None and base_value is not None and o.value < base_value
+
+
+def _paired_level(e: Experiment) -> bool:
+    """An unpromoted experiment whose paired runs put it within the anchor margin of the
+    incumbent: no better, however fast its median looked (early-stopped runs vary)."""
+    if e.decision == Decision.KEEP or not e.ratio_low or not e.ratio_high:
+        return False
+    return 0.5 * math.log(e.ratio_low * e.ratio_high) > -ANCHOR_MARGIN
 
 
 def sweep_moves(space: SearchSpace, anchor: Config) -> Iterator[tuple[str, Any, str]]:
