@@ -6,7 +6,8 @@ Two steps (the second only reads the store, like every report):
     python bench/search_curve.py run --task lm-speedrun --seeds 0 1 2 --budget 60m \
         --dir bench-runs/search-lm
     # 2. curves, a markdown table for docs/BENCHMARKS.md and a PNG
-    python bench/search_curve.py curve --dir bench-runs/search-lm --png docs/img/search_curve.png
+    python bench/search_curve.py curve --dir bench-runs/search-lm [more stores...] \
+        --png docs/img/search_curve.png
 
 `run` calls the real CLI, `rubicon run TASK --researcher search --budget B --seed S --dir D`, so
 the command in docs/BENCHMARKS.md is exactly what a user types.
@@ -26,7 +27,7 @@ import sys
 from pathlib import Path
 
 from rubicon.store import Store
-from rubicon.types import Decision, State
+from rubicon.types import CampaignInfo, Decision, State
 
 CHECKPOINTS_MIN = (1, 2, 3, 5, 10, 15, 30, 45, 60)
 
@@ -74,18 +75,21 @@ def _fmt(x: float | None, unit: str = "") -> str:
 
 
 def _cmd_curve(args: argparse.Namespace) -> int:
-    store = Store(args.dir, create=False)
-    infos = [c for c in store.campaigns() if c.researcher == "search"
-             and (not args.campaign or c.id in args.campaign)
-             and (args.task is None or c.task_name == args.task)]
+    # several stores may be given (seeds run in different sessions live in different stores)
+    infos: list[tuple[Store, CampaignInfo]] = []
+    for d in args.dir:
+        store = Store(d, create=False)
+        infos += [(store, c) for c in store.campaigns() if c.researcher == "search"
+                  and (not args.campaign or c.id in args.campaign)
+                  and (args.task is None or c.task_name == args.task)]
     if not infos:
-        print(f"no search campaigns in {args.dir}", file=sys.stderr)
+        print(f"no search campaigns in {' '.join(args.dir)}", file=sys.stderr)
         return 1
-    curves = {c.id: curve(store, c.id) for c in infos}
+    curves = {c.id: curve(store, c.id) for store, c in infos}
     head = ["campaign", "seed", "ran (min)", "experiments", "first win (min)", "5x at (min)",
             "10x at (min)"] + [f"best @{m}m" for m in CHECKPOINTS_MIN]
     rows = []
-    for c in infos:
+    for store, c in infos:
         pts = curves[c.id]
         ran = _elapsed(store, c.id)
         first = next((m for m, sp, _ in pts if sp > 1.0), None)
@@ -112,7 +116,7 @@ def _cmd_curve(args: argparse.Namespace) -> int:
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots(figsize=(7, 4))
-        for c in infos:
+        for store, c in infos:
             pts = curves[c.id]
             if not pts:
                 continue
@@ -125,7 +129,7 @@ def _cmd_curve(args: argparse.Namespace) -> int:
         ax.set_xlabel("wall time since start (min)")
         ax.set_ylabel("best confirmed speedup vs baseline")
         ax.set_yscale("log")
-        ax.set_title(f"search on {infos[0].task_name}")
+        ax.set_title(f"search on {infos[0][1].task_name}")
         ax.legend()
         fig.tight_layout()
         Path(args.png).parent.mkdir(parents=True, exist_ok=True)
@@ -151,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("extra", nargs="*", help="more `rubicon run` flags after --")
     r.set_defaults(func=_cmd_run)
     c = sub.add_parser("curve", help="best confirmed speedup vs wall time, from the store")
-    c.add_argument("--dir", default="bench-runs/search")
+    c.add_argument("--dir", nargs="+", default=["bench-runs/search"])
     c.add_argument("--task", default=None)
     c.add_argument("--campaign", nargs="*", default=None)
     c.add_argument("--csv", default=None)
