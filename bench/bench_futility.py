@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import argparse
 import random
+from collections.abc import Callable
 
 from rubicon.measure.protocol import ProtocolConfig, compare
 from rubicon.measure.trial import Trial
 from rubicon.types import RunFacts
 
 
-def _runs(mean: float, cv: float, rng: random.Random):  # type: ignore[no-untyped-def]
+def _runs(mean: float, cv: float, rng: random.Random) -> Callable[[], Trial]:
     def run() -> Trial:
         wall = mean * rng.lognormvariate(0, cv)
         facts = RunFacts(exit_code=0, wall_seconds=wall, cpu_seconds=wall, peak_memory_mb=10,
