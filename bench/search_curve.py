@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from rubicon.store import Store
@@ -64,10 +66,33 @@ def _cmd_run(args: argparse.Namespace) -> int:
         cmd = ["rubicon", "run", args.task, "--researcher", "search", "--budget", args.budget,
                "--seed", str(seed), "--dir", args.dir, *args.extra]
         print("$", " ".join(cmd), flush=True)
-        rc = subprocess.call(cmd)
-        if rc not in (0, 1):
-            return rc
+        launched = time.time()
+        proc = subprocess.Popen(cmd)
+        while proc.poll() is None:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                if args.stop_at is not None and _reached(args.dir, seed, launched, args.stop_at):
+                    # the curve is a running best, so nothing after this point can lower it
+                    print(f"# {args.stop_at}x confirmed: interrupting the campaign", flush=True)
+                    proc.send_signal(signal.SIGINT)
+                    proc.wait()
+        if proc.returncode not in (0, 1, -signal.SIGINT):
+            return proc.returncode
     return 0
+
+
+def _reached(directory: str, seed: int, since: float, target: float) -> bool:
+    """Whether the campaign of `seed` launched after `since` has a confirmed `target` speedup."""
+    if not (Path(directory) / "rubicon.db").exists():
+        return False
+    store = Store(directory, create=False, read_only=True)
+    try:
+        return any(c.created_at >= since - 1 and c.config.get("seed") == seed
+                   and any(sp >= target for _, sp, _ in curve(store, c.id))
+                   for c in store.campaigns())
+    finally:
+        store.close()
 
 
 def _fmt(x: float | None, unit: str = "") -> str:
@@ -152,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     r.add_argument("--budget", default="60m")
     r.add_argument("--dir", default="bench-runs/search")
+    r.add_argument("--stop-at", type=float, default=None,
+                   help="interrupt a campaign once this speedup is confirmed (its curve ends there)")
     r.add_argument("extra", nargs="*", help="more `rubicon run` flags after --")
     r.set_defaults(func=_cmd_run)
     c = sub.add_parser("curve", help="best confirmed speedup vs wall time, from the store")

@@ -271,11 +271,15 @@ def test_sweep_halves_the_fidelity_knob_first(tmp_path: Path) -> None:
     nxt = r.propose(_ctx(task, [_record(task, first, 2, State.OK, 0.5)]))
     assert nxt is not None and nxt.meta["phase"] == "sweep"
     assert nxt.knobs == {"steps": 100} and "halve the fidelity knob steps" in nxt.rationale
-    # half the steps failed the gate: a smaller cut next (a line search on the cost lever)
-    failed = _record(task, nxt, 3, State.GATE_FAILED, None)
-    nxt2 = r.propose(_ctx(task, [_record(task, first, 2, State.OK, 0.5), failed]))
-    assert nxt2 is not None and nxt2.knobs == {"steps": 141}
-    assert "x0.71 the fidelity knob steps" in nxt2.rationale
+    # half the steps failed the gate: the first declared knob's neighbour next (a 2x lever),
+    # and only then a smaller cut (a line search on the cost lever)
+    done = [_record(task, first, 2, State.OK, 0.5), _record(task, nxt, 3, State.GATE_FAILED, None)]
+    nxt2 = r.propose(_ctx(task, done))
+    assert nxt2 is not None and nxt2.knobs == {"mode": "fast"}
+    done.append(_record(task, nxt2, 4, State.GATE_FAILED, None))
+    nxt3 = r.propose(_ctx(task, done))
+    assert nxt3 is not None and nxt3.knobs == {"steps": 141}
+    assert "x0.71 the fidelity knob steps" in nxt3.rationale
 
 
 def _start_task(tmp_path: Path) -> Task:

@@ -342,27 +342,30 @@ def _paired_level(e: Experiment) -> bool:
 
 
 def sweep_moves(space: SearchSpace, anchor: Config) -> Iterator[tuple[str, Any, str]]:
-    """One-change moves from `anchor`, in order.
+    """One-change moves from `anchor`, in order: big levers before small ones.
 
-    First the task's fidelity knob halved, then (when the halved configuration has been
-    measured and did not become the incumbent) cut to 71% and to 84%: it is the declared cost
-    lever, and whether the gate still passes is the question. Then knob by knob, in the order
-    the task declares them (a task lists its most consequential knobs first), both neighbours
-    of the current value: int and float knobs doubled and halved (a value of 0 moves to a
-    quarter of its range), choice knobs one step either way, bool knobs flipped. Last,
-    round-robin over the knobs, the choice values further away.
+    1. The task's fidelity knob halved: it is the declared cost lever, and whether the gate
+       still passes is the question.
+    2. Both neighbours of the first declared knob (a task lists its most consequential knob
+       first, e.g. depth): like halving, a move that can change the cost by 2x.
+    3. The fidelity knob cut to 71% and then 84% (a line search, for when half was too little).
+       At most a 1.4x gain, and often none when the program already stops early on its own.
+    4. Knob by knob, in the order the task declares them, both neighbours of the current value:
+       int and float knobs doubled and halved (a value of 0 moves to a quarter of its range),
+       choice knobs one step either way, bool knobs flipped.
+    5. Round-robin over the knobs, the choice values further away.
     """
     fk = space.task.spec.fidelity_knob
+    cuts: list[tuple[str, Any, str]] = []
     if fk is not None and fk in space.knobs and space.knobs[fk].type in ("int", "float"):
         low = space.knobs[fk].low
         cur = anchor.get(fk)
         if isinstance(cur, int | float) and low is not None:
-            # a line search: when half is too little (or no faster), 71% and then 84% of it
             for factor, what in ((0.5, "halve"), (0.5**0.5, "x0.71"), (0.5**0.25, "x0.84")):
                 v = space.normalize(fk, cur * factor)
                 if low <= v < cur:
-                    yield fk, v, f" ({what} the fidelity knob {fk})"
-    near: list[tuple[str, Any]] = []
+                    cuts.append((fk, v, f" ({what} the fidelity knob {fk})"))
+    near: list[tuple[str, Any, str]] = []
     far: list[tuple[str, list[Any]]] = []
     for name, k in space.knobs.items():
         cur = anchor.get(name)
@@ -371,7 +374,7 @@ def sweep_moves(space: SearchSpace, anchor: Config) -> Iterator[tuple[str, Any, 
             at = values.index(cur) if cur in values else 0
             others = sorted((i for i in range(len(values)) if i != at),
                             key=lambda i: (abs(i - at), i))
-            near += [(name, values[i]) for i in others if abs(i - at) <= 1]
+            near += [(name, values[i], "") for i in others if abs(i - at) <= 1]
             far.append((name, [values[i] for i in others if abs(i - at) > 1]))
         elif name != fk and isinstance(cur, int | float) and k.low is not None \
                 and k.high is not None:
@@ -381,9 +384,13 @@ def sweep_moves(space: SearchSpace, anchor: Config) -> Iterator[tuple[str, Any, 
                 nv = space.normalize(name, v)
                 if nv != cur and nv not in alts:
                     alts.append(nv)
-            near += [(name, v) for v in alts]
-    for name, v in near:
-        yield name, v, ""
+            near += [(name, v, "") for v in alts]
+    first = near[0][0] if near else None
+    lead = [m for m in near if m[0] == first]
+    yield from cuts[:1]
+    yield from lead
+    yield from cuts[1:]
+    yield from (m for m in near if m[0] != first)
     for rank in range(max((len(v) for _, v in far), default=0)):
         for name, alts in far:
             if rank < len(alts):
