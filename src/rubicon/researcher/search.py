@@ -348,16 +348,12 @@ def sweep_moves(space: SearchSpace, anchor: Config) -> Iterator[tuple[str, Any, 
        still passes is the question.
     2. Both neighbours of the first declared knob (a task lists its most consequential knob
        first, e.g. depth): like halving, a move that can change the cost by 2x.
-    3. Each enabled patch left out, in playbook order (only patches no other enabled patch
-       requires). Patches enter together, so one that hurts inside a combination that helps
-       overall is never questioned otherwise; a speed patch left out is a clear loser and
-       costs one screening run.
-    4. The fidelity knob cut to 71% and then 84% (a line search, for when half was too little).
+    3. The fidelity knob cut to 71% and then 84% (a line search, for when half was too little).
        At most a 1.4x gain, and often none when the program already stops early on its own.
-    5. Knob by knob, in the order the task declares them, both neighbours of the current value:
+    4. Knob by knob, in the order the task declares them, both neighbours of the current value:
        int and float knobs doubled and halved (a value of 0 moves to a quarter of its range),
        choice knobs one step either way, bool knobs flipped.
-    6. Round-robin over the knobs, the choice values further away.
+    5. Round-robin over the knobs, the choice values further away.
     """
     fk = space.task.spec.fidelity_knob
     cuts: list[tuple[str, Any, str]] = []
@@ -391,13 +387,8 @@ def sweep_moves(space: SearchSpace, anchor: Config) -> Iterator[tuple[str, Any, 
             near += [(name, v, "") for v in alts]
     first = near[0][0] if near else None
     lead = [m for m in near if m[0] == first]
-    on = space.enabled(anchor)
-    needed = {r for p in on for r in space.patches[p].requires}
-    drops = [(patch_key(p), False, f" (leave out {p}: does it still help here?)")
-             for p in on if p not in needed]
     yield from cuts[:1]
     yield from lead
-    yield from drops
     yield from cuts[1:]
     yield from (m for m in near if m[0] != first)
     for rank in range(max((len(v) for _, v in far), default=0)):
