@@ -68,6 +68,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print("$", " ".join(cmd), flush=True)
         launched = time.time()
         proc = subprocess.Popen(cmd)
+        stopped = False
         while proc.poll() is None:
             try:
                 proc.wait(timeout=15)
@@ -77,7 +78,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
                     print(f"# {args.stop_at}x confirmed: interrupting the campaign", flush=True)
                     proc.send_signal(signal.SIGINT)
                     proc.wait()
-        if proc.returncode not in (0, 1, -signal.SIGINT):
+                    stopped = True
+        if not stopped and proc.returncode not in (0, 1):
             return proc.returncode
     return 0
 
