@@ -9,6 +9,9 @@ Two steps (the second only reads the store, like every report):
     python bench/search_curve.py curve --dir bench-runs/search-lm [more stores...] \
         --png docs/img/search_curve.png
 
+`run --stop-at 10` interrupts a campaign (Ctrl-C, so it is recorded as interrupted) once 10x is
+confirmed: the curve is a running best, so the issue's marks are decided by then.
+
 `run` calls the real CLI, `rubicon run TASK --researcher search --budget B --seed S --dir D`, so
 the command in docs/BENCHMARKS.md is exactly what a user types.
 
@@ -143,7 +146,7 @@ def _cmd_curve(args: argparse.Namespace) -> int:
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots(figsize=(7, 4))
-        for store, c in infos:
+        for _, c in infos:
             pts = curves[c.id]
             if not pts:
                 continue
