@@ -70,7 +70,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
                "--seed", str(seed), "--dir", args.dir, *args.extra]
         print("$", " ".join(cmd), flush=True)
         launched = time.time()
-        proc = subprocess.Popen(cmd)
+        # SIGINT back to its default in the child: a shell without job control starts background
+        # jobs with SIGINT ignored, and Python keeps it ignored, so --stop-at's Ctrl-C was lost
+        proc = subprocess.Popen(cmd, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         stopped = False
         while proc.poll() is None:
             try:
