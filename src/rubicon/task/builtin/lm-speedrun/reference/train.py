@@ -6,8 +6,9 @@ Two ideas about the language do most of the work. Recall and copy need an induct
   Olsson et al., 2022, in its simplest form), so a single attention layer can do induction; a
   standard transformer needs two layers and a long plateau to learn it.
 - Rotary position embeddings on queries and keys (RoPE, Su et al., 2021) instead of learned
-  absolute positions: attention scores depend on relative offsets from the first step, which
-  is what copying a list and closing brackets need. With RoPE the target takes half the steps.
+  absolute positions: attention scores depend on relative offsets from the first step (likely
+  what copying a list and closing brackets need; not measured per token). With RoPE the target
+  takes half the steps.
 
 Engineering: one fused QKV projection; causal attention through scaled_dot_product_attention in
 fp32; bf16 autocast for the linear layers only (bf16 matmuls are 2x faster on a CPU with
