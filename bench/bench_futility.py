@@ -16,8 +16,7 @@ import random
 from collections.abc import Callable
 
 from rubicon.measure.protocol import ProtocolConfig, compare
-from rubicon.measure.trial import Trial
-from rubicon.types import RunFacts
+from rubicon.types import RunFacts, Trial
 
 
 def _runs(mean: float, cv: float, rng: random.Random) -> Callable[[], Trial]:

@@ -20,10 +20,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _synthetic_task import knobs, make_loop_task  # noqa: E402
 
+from rubicon.measure.judge import TrialJudge  # noqa: E402
 from rubicon.measure.protocol import ProtocolConfig, compare  # noqa: E402
 from rubicon.measure.stats import coefficient_of_variation  # noqa: E402
-from rubicon.measure.trial import TrialRunner  # noqa: E402
-from rubicon.store import Store  # noqa: E402
+from rubicon.runner.trial import LocalExecutor  # noqa: E402
+from rubicon.store import open_store  # noqa: E402
 from rubicon.types import CampaignInfo, Decision, Experiment, State, TimedRun  # noqa: E402
 
 
@@ -34,8 +35,8 @@ def mmm(xs: list[float]) -> dict[str, float]:
 def overhead(root: Path, reps: int) -> dict[str, object]:
     """Trial wall time minus the candidate's own run, plus the store write of one experiment."""
     task = make_loop_task(root, 1000)
-    runner = TrialRunner(task, root / "runs-overhead")
-    store = Store(root / "runs-overhead")
+    runner = LocalExecutor(task, root / "runs-overhead", TrialJudge.for_task(task))
+    store = open_store(root / "runs-overhead")
     store.create_campaign(CampaignInfo(id="o", task_name="t", task_dir="/", task_hash="h",
                                        researcher="r", created_at=time.time()))
     files = knobs(1000)
@@ -58,9 +59,30 @@ def overhead(root: Path, reps: int) -> dict[str, object]:
     return {"overhead_s": mmm(over), "candidate_run_s": mmm(run_only), "store_write_s": mmm(store_w)}
 
 
+def sandbox_start(root: Path, reps: int) -> dict[str, object]:
+    """Sandbox start cost: `true` and `python -c pass` through run_sandboxed, `reps` each,
+    interleaved; the timed wall (what a run's wall_seconds includes) and the whole call."""
+    from rubicon.runner import SandboxSpec, run_sandboxed
+
+    ws = root / "ws-start"
+    ws.mkdir(exist_ok=True)
+    out: dict[str, object] = {}
+    samples: dict[str, tuple[list[float], list[float]]] = {"true": ([], []), "python": ([], [])}
+    for _ in range(reps):
+        for name, argv in (("true", ["true"]), ("python", ["python", "-c", "pass"])):
+            t0 = time.perf_counter()
+            f = run_sandboxed(SandboxSpec(argv=argv, cwd=ws, log_path=root / "start.log"))
+            samples[name][1].append(time.perf_counter() - t0)
+            samples[name][0].append(f.wall_seconds)
+            assert f.exit_code == 0, f.output_tail
+    for name, (timed, whole) in samples.items():
+        out[name] = {"timed_wall_s": mmm(timed), "whole_call_s": mmm(whole)}
+    return out
+
+
 def noise(root: Path, n: int, reps: int) -> dict[str, object]:
     task = make_loop_task(root, n)
-    runner = TrialRunner(task, root / "runs-noise")
+    runner = LocalExecutor(task, root / "runs-noise", TrialJudge.for_task(task))
     walls, loads = [], []
     for _ in range(reps):
         t = runner.run(knobs(n), evaluate=False)
@@ -74,7 +96,7 @@ def protocol_rate(root: Path, n: int, speedup: float, trials: int,
                   cfg: ProtocolConfig) -> dict[str, object]:
     """Fraction of comparisons promoted when the candidate does n/speedup iterations."""
     task = make_loop_task(root, n)
-    runner = TrialRunner(task, root / f"runs-{speedup}")
+    runner = LocalExecutor(task, root / f"runs-{speedup}", TrialJudge.for_task(task))
     inc, cand = knobs(n), knobs(int(n / speedup))
     inc_values = [runner.run(inc, evaluate=False).facts.wall_seconds for _ in range(3)]
     promoted, runs, pairs = 0, [], []
@@ -98,7 +120,14 @@ def main() -> None:
     ap.add_argument("--detect", type=int, default=40, help="comparisons per true speedup")
     ap.add_argument("--speedups", default="1.02,1.05,1.10")
     ap.add_argument("--out", default="bench/results/harness.json")
+    ap.add_argument("--sandbox-start", type=int, default=0, metavar="N",
+                    help="only measure the sandbox's start cost, N runs each; print JSON")
     args = ap.parse_args()
+    if args.sandbox_start:
+        with tempfile.TemporaryDirectory() as d:
+            res = sandbox_start(Path(d), args.sandbox_start)
+        print(json.dumps({"load": os.getloadavg(), **res}))
+        return
     cfg = ProtocolConfig()
     out: dict[str, object] = {"machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg()},
                               "protocol": cfg.__dict__}

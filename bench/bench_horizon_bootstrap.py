@@ -17,7 +17,8 @@ from pathlib import Path
 
 from rubicon.analytics import estimate_horizons, load_runs
 
-DEFAULT = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "metr"
+DEFAULT = next((p / "shared" / "data" / "metr" for p in Path(__file__).resolve().parents
+                if (p / "shared" / "data" / "metr").is_dir()), Path("shared/data/metr"))
 
 
 def main() -> int:
@@ -32,11 +33,12 @@ def main() -> int:
     t0 = time.perf_counter()
     recs = load_runs(args.runs)
     load_s = time.perf_counter() - t0
-    times = []
+    times, cpu = [], []
     for i in range(args.repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         estimate_horizons(recs, "metr-2025", n_bootstrap=args.samples, seed=i)
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}"
@@ -44,7 +46,8 @@ def main() -> int:
     print(f"runs: {len(recs)} rows, {len(recs.agents)} agents; load {load_s:.2f} s")
     print(
         f"bootstrap {args.samples} samples x {args.repeats} repeats: min {min(times):.2f} s, "
-        f"median {statistics.median(times):.2f} s, max {max(times):.2f} s"
+        f"median {statistics.median(times):.2f} s, max {max(times):.2f} s; CPU median "
+        f"{statistics.median(cpu):.2f} s; load average {os.getloadavg()[0]:.1f}"
     )
     return 0
 

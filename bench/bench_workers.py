@@ -84,7 +84,8 @@ def interference(pairs: int) -> dict[str, Any]:
     import subprocess
     import threading
 
-    from rubicon.measure.trial import TrialRunner
+    from rubicon.measure.judge import TrialJudge
+    from rubicon.runner.trial import LocalExecutor
     from rubicon.task import resolve_task
     from rubicon.workspace import apply_proposal
 
@@ -95,7 +96,7 @@ def interference(pairs: int) -> dict[str, Any]:
     out: dict[str, list[float]] = {"alone": [], "busy_other_core": []}
     foreign: dict[str, list[float]] = {"alone": [], "busy_other_core": []}
     with tempfile.TemporaryDirectory(prefix="bench-interference-") as tmp:
-        runner = TrialRunner(task, Path(tmp), cores=[timed_core])
+        runner = LocalExecutor(task, Path(tmp), TrialJudge.for_task(task), cores=[timed_core])
         stop = threading.Event()
 
         def untimed() -> None:

@@ -31,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-from rubicon.store import Store
+from rubicon.store import Store, open_store
 from rubicon.types import CampaignInfo, Decision, State
 
 CHECKPOINTS_MIN = (1, 2, 3, 5, 10, 15, 30, 45, 60)
@@ -93,7 +93,7 @@ def _reached(directory: str, seed: int, since: float, target: float) -> bool:
     """Whether the campaign of `seed` launched after `since` has a confirmed `target` speedup."""
     if not (Path(directory) / "rubicon.db").exists():
         return False
-    store = Store(directory, create=False, read_only=True)
+    store = open_store(directory, create=False, read_only=True)
     try:
         return any(c.created_at >= since - 1 and c.config.get("seed") == seed
                    and any(sp >= target for _, sp, _ in curve(store, c.id))
@@ -110,7 +110,7 @@ def _cmd_curve(args: argparse.Namespace) -> int:
     # several stores may be given (seeds run in different sessions live in different stores)
     infos: list[tuple[Store, CampaignInfo]] = []
     for d in args.dir:
-        store = Store(d, create=False)
+        store = open_store(d, create=False)
         infos += [(store, c) for c in store.campaigns() if c.researcher == "search"
                   and (not args.campaign or c.id in args.campaign)
                   and (args.task is None or c.task_name == args.task)]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,15 @@ def make_task(tmp_path: Path) -> Callable[..., Task]:
         return load_task(d)
 
     return make
+
+
+@pytest.fixture
+def ctrl_c_delivered() -> Iterator[None]:
+    """Ctrl-C tests need SIGINT handled: a shell without job control starts background jobs
+    (`pytest &`, a CI step in the background) with SIGINT ignored, and then neither
+    `_thread.interrupt_main()` nor a SIGINT to a child Python raises KeyboardInterrupt."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)

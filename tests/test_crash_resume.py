@@ -17,7 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rubicon.runner import detect_backend
 from rubicon.runner.recover import owner_pid, processes_under
+
+BACKEND = detect_backend()
 
 KILLS = 20
 # One slow experiment (mergesort against the naive baseline: pairs of ~1 s runs), cheap crashes
@@ -146,8 +149,10 @@ def test_kill_9_at_random_moments_then_resume(tmp_path: Path) -> None:
             continue
         assert proc.returncode == -signal.SIGKILL, log.read_text()[-2000:]
         kills += 1
-        # bwrap --die-with-parent takes every sandboxed process with the campaign
-        assert _wait_no_processes(d) == [], f"orphans after kill {i}"
+        # bwrap --die-with-parent takes every sandboxed process with the campaign; other
+        # backends leave orphans to the resume's recovery (checked when the campaign ends)
+        if BACKEND == "bwrap":
+            assert _wait_no_processes(d) == [], f"orphans after kill {i}"
         snap, integrity = _snapshot(d)
         assert integrity == "ok", f"store corrupt after kill {i}: {integrity}"
         for eid, rec in finished.items():  # finished work is kept, unchanged, exactly once

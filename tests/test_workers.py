@@ -62,18 +62,45 @@ def test_lane_never_grants_a_core_twice(tmp_path: Path) -> None:
 
 
 def test_lane_waits_for_a_core_held_by_another_process(tmp_path: Path) -> None:
+    """The other process holds core 0's lock until told to let go: the lane's grant can only
+    come after that (a positive order of events, no timing assumption)."""
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import fcntl, os, sys, time\n"
+        "import fcntl, os, sys\n"
         f"fd = os.open({str(tmp_path / 'core0.lock')!r}, os.O_RDWR | os.O_CREAT)\n"
-        "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('locked', flush=True)\ntime.sleep(0.6)\n")],
-        stdout=subprocess.PIPE, text=True)
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-    t0 = time.monotonic()
-    with TimingLane([0], tmp_path).timed(1) as cores:
-        waited = time.monotonic() - t0
+        "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('locked', flush=True)\n"
+        "sys.stdin.readline()\nprint('releasing', flush=True)\n")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdin is not None and holder.stdout is not None
+    assert holder.stdout.readline().strip() == "locked"
+    events: list[str] = []
+    granted = threading.Event()
+    tried = threading.Semaphore(0)
+
+    class Lane(TimingLane):
+        def _try(self, n: int) -> tuple[list[int], list[int]] | None:
+            got = super()._try(n)
+            tried.release()  # one attempt made
+            return got
+
+    def take() -> None:
+        with Lane([0], tmp_path).timed(1) as cores:
+            events.append(f"granted {cores}")
+            granted.set()
+
+    taker = threading.Thread(target=take)
+    taker.start()
+    for _ in range(3):  # the lane has tried (and failed) three times while the core was held
+        assert tried.acquire(timeout=60)
+    events.append("release")
+    holder.stdin.write("go\n")
+    holder.stdin.flush()
+    assert holder.stdout.readline().strip() == "releasing"
+    assert granted.wait(60)
+    taker.join()
     holder.wait()
+    holder.stdin.close()
     holder.stdout.close()
-    assert cores == [0] and waited > 0.3
+    assert events == ["release", "granted [0]"]
 
 
 STAT = """cpu  1000 0 500 8000 100 0 0 0 0 0
@@ -83,19 +110,16 @@ intr 1 2 3
 """
 
 
-def test_busy_time_is_read_per_core(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from rubicon.runner import sandbox
+def test_busy_time_is_read_per_core(tmp_path: Path) -> None:
+    from rubicon.runner._observe import busy_seconds
 
     fake = tmp_path / "stat"
     fake.write_text(STAT)
-    real_open = open
-    monkeypatch.setattr(sandbox, "open", lambda path, *a, **k: real_open(
-        fake if path == "/proc/stat" else path, *a, **k), raising=False)
     clk = os.sysconf("SC_CLK_TCK")
-    assert sandbox._busy_seconds() == pytest.approx(1500 / clk)  # machine-wide
-    assert sandbox._busy_seconds([0]) == pytest.approx(1000 / clk)  # only cpu0's line
-    assert sandbox._busy_seconds([1]) == pytest.approx(500 / clk)
-    assert sandbox._busy_seconds([0, 1]) == pytest.approx(1500 / clk)
+    assert busy_seconds(stat=fake) == pytest.approx(1500 / clk)  # machine-wide
+    assert busy_seconds([0], stat=fake) == pytest.approx(1000 / clk)  # only cpu0's line
+    assert busy_seconds([1], stat=fake) == pytest.approx(500 / clk)
+    assert busy_seconds([0, 1], stat=fake) == pytest.approx(1500 / clk)
 
 
 def test_a_burner_on_the_runs_core_is_foreign_load(tmp_path: Path) -> None:
@@ -139,7 +163,7 @@ def test_two_workers_never_time_two_runs_on_one_core(tmp_path: Path) -> None:
     assert best.speedup is not None and best.speedup > 1.5
     assert best.decision == Decision.KEEP and c.info.incumbent_id == best.id
     assert by["insertion"].state == State.CRASHED
-    assert all(e.meta.get("line") == 0 for e in exps if e.seq > 0)
+    assert all(e.line == 0 for e in exps if e.seq > 0)
     # timed runs of different experiments overlapping in time never share a core
     runs = [(r.started_at, r.started_at + r.wall_seconds, set(r.cores))
             for e in exps for r in c.store.runs(e.id)]
@@ -166,7 +190,7 @@ def test_lines_of_two_researchers_are_recorded_and_compared(tmp_path: Path) -> N
                         cfg=CampaignConfig(protocol=CALM, workers=2, baseline_runs=2))
     c.run()
     exps = {e.rationale: e for e in c.store.experiments(c.info.id, full=True)}
-    assert {k: (exps[k].researcher, exps[k].meta["line"]) for k in ("a1", "a2", "b1", "b2")} == {
+    assert {k: (exps[k].researcher, exps[k].line) for k in ("a1", "a2", "b1", "b2")} == {
         "a1": ("scripted", 0), "a2": ("scripted", 0),
         "b1": ("scripted-b", 1), "b2": ("scripted-b", 1)}
     base = c.info.baseline_id
@@ -201,7 +225,7 @@ def test_cli_workers_lines_and_show(tmp_path: Path, capsys: pytest.CaptureFixtur
     c = Campaign.open(d)
     assert c.cfg.workers == 2 and c.cfg.lines == 2 and len(c.lines) == 2
     exps = [e for e in c.store.experiments(c.info.id) if e.seq > 0]
-    assert len(exps) == 4 and {e.meta["line"] for e in exps} == {0, 1}
+    assert len(exps) == 4 and {e.line for e in exps} == {0, 1}
     capsys.readouterr()
     assert main(["show", "--dir", str(d)]) == 0
     out = capsys.readouterr().out
@@ -225,5 +249,5 @@ def test_recorded_researchers_come_back_on_open(tmp_path: Path) -> None:
     assert [ln.name for ln in c2.lines] == ["scripted", "search"]
     c2.run()
     exps = [e for e in c2.store.experiments(c2.info.id) if e.seq > 0]
-    assert [(e.researcher, e.meta["line"]) for e in exps] == [("scripted", 0), ("search", 1)]
+    assert [(e.researcher, e.line) for e in exps] == [("scripted", 0), ("search", 1)]
     assert exps[0].rationale == "s1"

@@ -10,6 +10,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Experiment.meta keys a researcher may use for LLM tokens (llm.py writes tokens_in/tokens_out;
+# command researchers may write the others). Every tally of tokens sums these.
+TOKEN_KEYS = ("tokens", "tokens_in", "tokens_out", "input_tokens", "output_tokens")
+
 
 class State(StrEnum):
     """What happened to an experiment. Failures are states, not exceptions."""
@@ -54,8 +58,29 @@ class Proposal(BaseModel):
     meta: dict[str, Any] = Field(default_factory=dict)
 
 
+class KillReason(StrEnum):
+    """Which enforced limit ended a run, decided by the harness from facts only: its own timers
+    and byte counts, cgroup event counters, the kernel's wait status and CPU accounting. Nothing
+    the candidate prints or returns as its exit status can set it (a sandboxed program's
+    `exit(137)` looks like a SIGKILL through bwrap, so only a real signal status counts)."""
+
+    NONE = "none"  # the run ended by itself (whatever its exit code)
+    WALL_TIME = "wall_time"  # the harness's wall-time timer fired
+    CPU_TIME = "cpu_time"  # accounted CPU time reached the limit (RLIMIT_CPU, SIGXCPU)
+    MEMORY = "memory"  # the run's memory cgroup counted an OOM kill
+    DISK = "disk"  # the harness counted more bytes or entries in the workspace than allowed
+    # (files deleted but still held open by the run's processes included)
+    OUTPUT = "output"  # the run's output (its log file) passed the output limit
+    PROCESSES = "processes"  # a failed run hit its pids cgroup limit (fork refused)
+    FILE_SIZE = "file_size"  # killed by SIGXFSZ (RLIMIT_FSIZE), as a real signal status
+    SIGNAL = "signal"  # killed by another signal, as a real signal status
+    START_FAILED = "start_failed"  # the sandbox launcher could not start the command
+    BUDGET = "budget"  # the harness's timer at the end of the campaign's budget (`--budget`)
+
+
 class RunFacts(BaseModel):
-    """What the runner observed of one sandboxed run. Nothing here comes from the candidate."""
+    """What the runner observed of one sandboxed run. Nothing here comes from the candidate
+    except `exit_code` and `output_tail`, which are recorded as what they are."""
 
     exit_code: int | None  # None when killed by the harness
     wall_seconds: float
@@ -63,7 +88,8 @@ class RunFacts(BaseModel):
     peak_memory_mb: float
     foreign_load: float  # mean CPU cores used by other processes during the run
     timed_out: bool = False
-    killed_reason: str = ""  # "wall time limit", "memory limit", ...
+    kill_reason: KillReason = KillReason.NONE
+    killed_reason: str = ""  # human text of kill_reason: "wall-time limit 2s", ...; "" for NONE
     output_tail: str = ""
     cores: list[int] = Field(default_factory=list)
     threads: int = 1
@@ -71,6 +97,49 @@ class RunFacts(BaseModel):
     seed: int = 0  # the per-run seed given to the candidate and to the evaluator
     started_at: float = 0.0
     leftover_processes: int = 0  # processes still alive after the run's main process ended
+
+
+class WorkspaceFacts(BaseModel):
+    """What the runner saw of the task and of a run's workspace around the run: hashes and
+    file checks, no verdicts (measure.judge turns them into a state)."""
+
+    task_hash_before: str
+    task_hash_after: str
+    workspace_present: bool = True
+    # sha256 of each read-only workspace file before and after the run (a file that is
+    # missing, unreadable or a symlink has no entry)
+    readonly_before: dict[str, str] = Field(default_factory=dict)
+    readonly_after: dict[str, str] = Field(default_factory=dict)
+    # declared artifact -> why it cannot be used ("was not produced", "is a symlink", ...);
+    # only artifacts with a problem are listed, in declaration order
+    artifact_problems: dict[str, str] = Field(default_factory=dict)
+    inspect_error: str = ""  # the harness failed to inspect the workspace (an exception text)
+    # the task's harness-owned [prepare] step failed (how it ended and its last line); the
+    # candidate did not run
+    prepare_error: str = ""
+    prepare: RunFacts | None = None  # the [prepare] step's own run, when the task has one
+
+
+class EvaluationFacts(BaseModel):
+    """The harness-owned evaluator's run: its facts and a bounded read of its output (the
+    first and last bytes, whole lines only; metrics lines are parsed from it)."""
+
+    facts: RunFacts
+    output: str = ""
+
+
+class Trial(BaseModel):
+    """One candidate run once (timed), evaluated if asked, and judged: the runner's facts plus
+    measure's metrics, state and reason."""
+
+    facts: RunFacts
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    state: State = State.OK
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.state == State.OK
 
 
 class TimedRun(BaseModel):
@@ -88,6 +157,36 @@ class TimedRun(BaseModel):
     cores: list[int] = Field(default_factory=list)
     threads: int = 1
     started_at: float = 0.0
+    kill_reason: str = ""  # KillReason value when the harness stopped the run ("" otherwise)
+    # why it was scored or not, for people: "scored: other processes used 0.12 cores (at most
+    # 0.5)", "re-run: ...", "stopped at 40 s: the campaign's budget ended ..." ("" before v4)
+    note: str = ""
+    state: str = ""  # the run's own State value ("" in stores before schema version 4)
+    metrics: dict[str, Any] = Field(default_factory=dict)  # the run's metrics (numbers, text)
+
+
+class ReviewVerdict(StrEnum):
+    CLEARED = "cleared"  # a person found the flagged code legitimate: it may be promoted
+    REJECTED = "rejected"  # it brings knowledge from outside the run: never promoted
+
+
+class Review(BaseModel):
+    """A person's verdict on an experiment held for review (embedded data found in its code).
+
+    Reviews are appended, never changed; the latest one for a code hash decides."""
+
+    campaign_id: str
+    experiment_id: int
+    code_hash: str
+    verdict: ReviewVerdict
+    reviewer: str
+    reason: str
+    at: float = 0.0
+
+
+def latest_verdict(reviews: list[Review]) -> ReviewVerdict | None:
+    """The verdict in force: the latest review's (reviews are appended, never changed)."""
+    return reviews[-1].verdict if reviews else None
 
 
 class Score(BaseModel):
@@ -131,6 +230,11 @@ class Experiment(BaseModel):
     created_at: float = 0.0
     finished_at: float | None = None
     runs: list[TimedRun] = Field(default_factory=list)
+    line: int = 0  # the line of work that proposed it (0 with one line; the baseline is in all)
+    duplicate_of: int | None = None  # invalid because its code repeats this measured experiment
+    # what the embedded-data scan found in its editable files (rubicon.measure.embedded); a
+    # flagged experiment is never promoted until a person clears its code (`rubicon review`)
+    flags: list[str] = Field(default_factory=list)
 
 
 class CampaignInfo(BaseModel):
@@ -144,6 +248,9 @@ class CampaignInfo(BaseModel):
     researcher_args: dict[str, Any] = Field(default_factory=dict)
     config: dict[str, Any] = Field(default_factory=dict)
     created_at: float
-    status: str = "running"  # running | finished | interrupted
+    status: str = "running"  # running | finished | interrupted | failed
     incumbent_id: int | None = None
     baseline_id: int | None = None
+    # wall time its `run()` calls have spent, summed over resumes (what `--budget` counts)
+    spent_seconds: float = 0.0
+    reason: str = ""  # why it stopped, when it failed (e.g. the baseline does not pass)

@@ -11,7 +11,11 @@ import pytest
 
 from rubicon.analytics import RunRecords, records_from_rows
 
-METR_DIR = Path(__file__).parents[2] / ".." / "shared" / "data" / "metr"
+METR_DIR = next(
+    (p / "shared" / "data" / "metr" for p in Path(__file__).resolve().parents
+     if (p / "shared" / "data" / "metr").is_dir()),
+    Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "metr",
+)
 METR_RUNS = METR_DIR / "all_runs_2025-02-27.jsonl"
 
 

@@ -27,7 +27,7 @@ def _exact(doubling: float, n: int = 8) -> list[ModelPoint]:
 
 
 def test_exact_exponential_doubling_and_crossing() -> None:
-    tr = fit_trend(_exact(200.0), n_bootstrap=200, resample_models=False)
+    tr = fit_trend(_exact(200.0), n_bootstrap=200, method="metr")
     assert tr.doubling_days.value == pytest.approx(200.0)
     assert tr.r_squared == pytest.approx(1.0)
     # 1 minute at D0, doubling every 200 days -> 1024 minutes after 2000 days
@@ -56,7 +56,7 @@ def test_noisy_points_give_intervals_and_monotone_probability() -> None:
 def test_joint_samples_are_used() -> None:
     pts = _exact(100.0, n=4)
     samples = np.tile([p.minutes for p in pts], (50, 1))
-    tr = fit_trend(pts, samples=samples, resample_models=False)
+    tr = fit_trend(pts, samples=samples, method="metr")
     assert tr.samples.shape == (50, 2)
     np.testing.assert_allclose(1 / tr.samples[:, 1], 100.0)
     with pytest.raises(AnalyticsError, match="shape"):

@@ -9,9 +9,8 @@ from collections.abc import Callable
 import pytest
 
 from rubicon.measure.protocol import ProtocolConfig, compare
-from rubicon.measure.stats import paired_log_ratio
-from rubicon.measure.trial import Trial
-from rubicon.types import RunFacts, State
+from rubicon.measure.stats import paired_log_ratio, two_sample_log_ratio
+from rubicon.types import RunFacts, State, Trial
 
 
 def _trial(wall: float, load: float = 0.0, state: State = State.OK) -> Trial:
@@ -207,3 +206,100 @@ def test_conditional_power_follows_the_trend() -> None:
     assert cp([-0.5, -0.45]) > 0.99  # a large, steady effect: keep going, it will promote
     assert cp([0.05, -0.03]) < 0.01  # no effect in sight
     assert cp([-0.2, -0.05, -0.1]) > cp([-0.1, 0.0, -0.05])
+
+
+# The quick look: the candidate's first runs against the baseline's recorded runs ---------------
+
+def _quick(true: float, ref_scale: float, cv: float, seed: int, n: int = 2000,
+           ref_runs: int = 2) -> list:
+    """`n` comparisons of a candidate with true time `true` against an incumbent of time 1.0
+    whose recorded runs (the reference) were taken on a machine `ref_scale` times slower."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        ref = [ref_scale * rng.lognormvariate(0, cv) for _ in range(ref_runs)]
+        out.append(compare(_sim(true, cv, rng), _sim(1.0, cv, rng), ref, "wall_seconds",
+                           reference_values=ref))
+    return out
+
+
+QUICK_BOUND = ProtocolConfig().quick_share * ProtocolConfig().alpha  # 1% by default
+
+
+def _by_quick_look(vs: list) -> float:
+    return sum(v.promote and "quick look" in v.reason for v in vs) / len(vs)
+
+
+@pytest.mark.parametrize("cv", [0.02, 0.1, 0.3])
+def test_quick_look_keeps_the_a_a_false_promotion_rate_within_alpha(cv: float) -> None:
+    # A/A: the whole rule (quick look + paired looks) promotes at most alpha = 5%; the quick
+    # look alone at most its share (QUICK_BOUND). At cv 0.3 the screening run is 25% better than the
+    # median in ~20% of comparisons, so the quick look is taken often.
+    vs = _quick(1.0, 1.0, cv, seed=21)
+    assert sum(v.promote for v in vs) / len(vs) <= 0.05
+    assert _by_quick_look(vs) <= QUICK_BOUND
+
+
+def test_quick_look_is_not_fooled_by_drift_below_its_margin() -> None:
+    # the machine got 20% faster since the baseline was recorded (drift below the 25% margin):
+    # an equal candidate looks 1.2x better against the recorded runs, yet the quick look promotes
+    # it at most at its share of alpha
+    for cv in (0.02, 0.1):
+        vs = _quick(1.0, 1.2, cv, seed=22)
+        assert _by_quick_look(vs) <= QUICK_BOUND
+        assert sum(v.promote for v in vs) / len(vs) <= 0.05
+
+
+def test_quick_look_confirms_a_large_effect_without_running_the_incumbent() -> None:
+    vs = _quick(0.2, 1.0, 0.1, seed=23, n=200)  # a 5x speedup at lm-speedrun's ~10% noise
+    assert sum(v.promote and "quick look" in v.reason for v in vs) / len(vs) >= 0.95
+    quick = [v for v in vs if "quick look" in v.reason]
+    assert all([r.role for r in v.runs] in (["candidate"], ["candidate", "candidate"]) for v in quick)
+    assert all(r.note.startswith("scored:") for v in quick for r in v.runs)
+
+
+def test_a_very_large_steady_effect_is_confirmed_by_the_screening_run_alone() -> None:
+    # lm-speedrun's first candidate: ~6x, the baseline's two runs within 1-2% of each other
+    vs = _quick(1 / 6, 1.0, 0.01, seed=26, n=200)
+    one = [v for v in vs if v.promote and "quick look" in v.reason and len(v.runs) == 1]
+    assert len(one) / len(vs) >= 0.9 and all("over 1 run against" in v.reason for v in one)
+
+
+def test_two_sample_bound_with_one_candidate_value_is_exact_under_the_null() -> None:
+    # one candidate value, two reference values: the t bound has 1 degree of freedom, and under
+    # equal distributions it falls below 0 in alpha of the cases (not more: a normal quantile
+    # or a variance from the candidate's single value would break this)
+    rng, n, alpha = random.Random(27), 20000, 0.05
+    below = sum(two_sample_log_ratio([rng.lognormvariate(0, 0.05)],
+                                     [rng.lognormvariate(0, 0.05) for _ in range(2)], alpha).high < 0
+                for _ in range(n))
+    assert abs(below / n - alpha) < 0.006
+    with pytest.raises(ValueError):
+        two_sample_log_ratio([1.0], [1.0], alpha)
+
+
+def test_without_a_quick_look_the_paired_looks_keep_all_of_alpha() -> None:
+    # no reference runs (the incumbent is not the baseline): the rule is unchanged
+    rng = random.Random(24)
+    with_ref = compare(_sim(0.8, 0.05, random.Random(1)), _sim(1.0, 0.05, random.Random(2)),
+                       [1.0], "wall_seconds", cfg=ProtocolConfig(quick_share=0.0),
+                       reference_values=[1.0, 1.0])
+    assert "quick look" not in with_ref.reason
+    v = compare(_sim(0.5, 0.01, rng), _sim(1.0, 0.01, rng), [1.0], "wall_seconds")
+    assert v.promote and "quick look" not in v.reason and len({r.pair for r in v.runs}) == 3
+
+
+def test_every_run_says_why_it_was_scored_or_not() -> None:
+    loads = iter([2.0, 2.0, 2.0] + [0.1] * 100)
+    rng = random.Random(25)
+    v = compare(_sim(0.5, 0.01, rng, lambda: next(loads)), _sim(1.0, 0.01, rng), [1.0],
+                "wall_seconds")
+    notes = [r.note for r in v.runs]
+    assert notes[0].startswith("re-run: other processes used 2.00 cores")
+    assert notes[1].startswith("re-run:")
+    # the third attempt is the last allowed (max_reruns 2): scored, and the note says so
+    assert v.runs[2].scored and "re-run limit (max_reruns 2)" in notes[2]
+    assert all(n.startswith("scored: other processes used") for n in notes[3:])
+    crashed = compare(lambda: _trial(1.0, state=State.CRASHED), lambda: _trial(1.0), [1.0],
+                      "wall_seconds")
+    assert crashed.runs[0].note == "not scored: the run crashed"

@@ -23,8 +23,10 @@ from typing import Any
 import pytest
 
 from rubicon.campaign import Campaign, CampaignConfig
+from rubicon.measure.judge import TrialJudge
 from rubicon.measure.protocol import ProtocolConfig
 from rubicon.researcher.scripted import ScriptedResearcher
+from rubicon.runner.trial import LocalExecutor
 from rubicon.task import Task, load_task
 from rubicon.task._spec import BUILTIN_DIR
 from rubicon.types import Decision, Edit, Experiment, Proposal, State
@@ -59,6 +61,11 @@ def count_inversions(seq):
 def solution(code: str, rationale: str = "red-team") -> Proposal:
     """A proposal that replaces the demo's whole solution.py with `code`."""
     return Proposal(edits=[Edit(file="solution.py", search="", replace=code)], rationale=rationale)
+
+
+def local_executor(task: Task, directory: Path) -> LocalExecutor:
+    """The executor a campaign builds for `task` (judged by its gates), used on its own."""
+    return LocalExecutor(task, directory, TrialJudge.for_task(task))
 
 
 def make_outside_dir() -> Path:

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-import rubicon.measure.trial as trial_mod
+import rubicon.runner.trial as trial_mod
+from rubicon.runner._cgroup import writable_controllers
 from rubicon.task import Task
 from rubicon.types import Decision, Edit, Proposal, State
 
@@ -42,10 +43,14 @@ from ._helpers import (
     solution,
 )
 
-DISK_MB = 48  # the workspace disk limit during the gauntlet (default 1024: see trial.py)
+DISK_MB = 48  # the workspace disk limit during the gauntlet (default 1024: see runner/trial.py)
 MEMORY_MB = 256  # the gauntlet task's run.memory_mb (the demo's is 1024)
 SLOW = "import time as _t\n_t.sleep(1.6)\n"  # makes a cheat a clear loser: one run, no pairs
 PTH = "zz_rubicon_redteam.pth"
+needs_memcg = pytest.mark.skipif("memory" not in writable_controllers(),
+                                 reason="needs a writable memory cgroup")
+needs_pids_cgroup = pytest.mark.skipif("pids" not in writable_controllers(),
+                                       reason="needs a writable pids cgroup")
 
 
 @dataclass
@@ -571,7 +576,7 @@ def test_printed_fake_metric_lines_are_ignored(gauntlet: Recorded) -> None:
 
 
 def test_exit_zero_without_the_artifact_is_invalid(gauntlet: Recorded) -> None:
-    """Defence: the declared artifact must exist after the run (trial._judge_run)."""
+    """Defence: the declared artifact must exist after the run (measure.judge.judge_run)."""
     e = gauntlet.named("exit-zero")
     assert e.state == State.INVALID
     assert e.reason == "artifact 'answers.json' was not produced"
@@ -698,14 +703,17 @@ def test_daemon_does_not_keep_working_after_the_run(gauntlet: Recorded) -> None:
     assert marked_processes(gauntlet.marker) == []  # type: ignore[attr-defined]
 
 
+@needs_pids_cgroup
 def test_fork_bomb_is_contained(gauntlet: Recorded) -> None:
     """Defence: the run's cgroup `pids` limit (run.max_processes) and the namespace kill."""
     e = gauntlet.named("fork-bomb")
     assert e.state == State.CRASHED, (e.state, e.reason)
+    assert e.reason.startswith("process limit 32 reached"), e.reason  # a pids cgroup fact
     assert "Resource temporarily unavailable" in e.reason
     assert "ESCAPED" not in e.log_tail
     runs = gauntlet.campaign.store.runs(e.id)
-    assert len(runs) == 1 and runs[0].wall_seconds < 20
+    # it ended on its own failed fork: neither held by its sleeping children nor timed out
+    assert len(runs) == 1 and runs[0].exit_code == 1
 
 
 # ------------------------------------------------------------------------------------------------
@@ -713,12 +721,16 @@ def test_fork_bomb_is_contained(gauntlet: Recorded) -> None:
 
 
 def test_allocating_past_the_memory_limit_crashes(gauntlet: Recorded) -> None:
-    """Defence: RLIMIT_AS = run.memory_mb."""
+    """Defence: RLIMIT_AS = run.memory_mb: the 3 GiB allocation fails inside the program, which
+    reports MemoryError and exits 1. The harness sees no kill (a refused allocation leaves no
+    fact outside the process), so none is recorded; without the limit the memory cgroup would
+    kill the run instead ("memory limit ... for the whole run")."""
     e = gauntlet.named("memory-hog")
     assert e.state == State.CRASHED, (e.state, e.reason)
-    assert e.reason.startswith(f"memory limit {MEMORY_MB} MiB")
+    assert e.reason == "exit code 1: MemoryError", e.reason
 
 
+@needs_memcg
 def test_ram_outside_the_address_space_is_capped(gauntlet: Recorded) -> None:
     """memfd pages count in no process's address space (RLIMIT_AS misses them).
     Defence: a cgroup `memory` group per run, limit RUN_MEMORY_FACTOR x run.memory_mb."""
@@ -743,8 +755,7 @@ def test_filling_the_disk_through_the_workspace_is_stopped(gauntlet: Recorded) -
     e = gauntlet.named("disk-fill")
     assert e.state == State.CRASHED, (e.state, e.reason)
     assert e.reason.startswith(f"disk limit {DISK_MB} MiB in the workspace"), e.reason
-    runs = gauntlet.campaign.store.runs(e.id)
-    assert runs[0].wall_seconds < 5  # killed early, not at the 1 GiB bound or the time limit
+    assert "ESCAPED" not in e.log_tail  # killed while writing, not after the 1 GiB bound
     work = gauntlet.campaign.store.path.parent / "work"
     assert list(work.iterdir()) == []  # nothing left on the host disk
 

@@ -1,4 +1,4 @@
-"""Red-team cheats that need their own task shape or harness setting, run as TrialRunner trials
+"""Red-team cheats that need their own task shape or harness setting, run as LocalExecutor trials
 (the same code path a campaign uses for every timed run) on copies of the demo task."""
 
 from __future__ import annotations
@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 
-import rubicon.measure.trial as trial_mod
 import rubicon.runner.sandbox as sandbox_mod
-from rubicon.measure.trial import TrialRunner
+import rubicon.runner.trial as trial_mod
 from rubicon.task import Task
-from rubicon.types import State
+from rubicon.types import KillReason, State
 
-from ._helpers import DEMO_DIR, FAST_COUNT
+from ._helpers import DEMO_DIR, FAST_COUNT, local_executor
 
 MERGE_KNOBS = json.dumps({"method": "mergesort", "cutoff": 16})
 
@@ -36,14 +35,14 @@ NESTED_CHECK = (DEMO_DIR / "evaluator" / "check.py").read_text().replace(
 def test_symlinked_artifact_dir_is_invalid(demo_copy: Callable[..., Task], outside_tmp: Path) -> None:
     """The artifact `out/answers.json` is a plain file, but `out` is a symlink to a host
     directory holding a planted answers.json: checking only the last component copies the host
-    file. Defence: every component of an artifact path is checked (trial._artifact_problem)."""
+    file. Defence: every component of an artifact path is checked (runner._files.artifact_problem)."""
     task = demo_copy(toml=[('artifacts = ["answers.json"]', 'artifacts = ["out/answers.json"]')],
                      files={"workspace/bench.py": NESTED_BENCH, "evaluator/check.py": NESTED_CHECK})
     assert (DEMO_DIR / "workspace" / "bench.py").read_text() != NESTED_BENCH
     leak = outside_tmp / "leak"
     leak.mkdir()
     (leak / "answers.json").write_text('{"answers": [7, 7, 7]}')
-    runner = TrialRunner(task, outside_tmp / "runs")
+    runner = local_executor(task, outside_tmp / "runs")
     honest = runner.run(files(task, FAST_COUNT))
     assert honest.state == State.OK, honest.reason  # the nested task itself works
     cheat = runner.run(files(task, FAST_COUNT + f'''
@@ -66,7 +65,7 @@ def test_a_disk_burst_between_two_polls_is_still_caught(
     monkeypatch.setattr(trial_mod, "WORKSPACE_DISK_MB", 16)
     monkeypatch.setattr(sandbox_mod, "DISK_POLL_SECONDS", 30.0)
     task = demo_copy()
-    t = TrialRunner(task, outside_tmp / "runs").run(files(task, FAST_COUNT + '''
+    t = local_executor(task, outside_tmp / "runs").run(files(task, FAST_COUNT + '''
 for i in range(3):
     with open(f"fill{i}", "wb") as f:
         f.write(b"x" * (12 << 20))
@@ -76,13 +75,49 @@ for i in range(3):
     assert t.reason.startswith("disk limit 16 MiB in the workspace"), t.reason
 
 
+@pytest.mark.parametrize("message", [
+    "MemoryError",
+    "disk limit 16 MiB in the workspace (found 900 MiB in 3 entries)",
+    "wall-time limit 20s",
+    "CPU-time limit 5s",
+])
+def test_printed_limit_messages_do_not_set_a_kill_reason(
+        demo_copy: Callable[..., Task], outside_tmp: Path, message: str) -> None:
+    """The candidate prints what the harness would say about a limit, then exits 1: before,
+    "MemoryError" in the output became a memory-limit kill, and a reason starting with "disk
+    limit" was judged a disk kill. Defence: kill reasons are typed facts the harness decides
+    (sandbox timers, byte counts, cgroup counters, real signal statuses), never output."""
+    task = demo_copy()
+    t = local_executor(task, outside_tmp / "runs").run(files(task, FAST_COUNT + f'''
+import sys
+print({message!r})
+print({message!r}, file=sys.stderr)
+sys.exit(1)
+'''))
+    assert t.state == State.CRASHED, (t.state, t.reason)
+    assert t.facts.exit_code == 1 and not t.facts.timed_out
+    assert t.facts.kill_reason == KillReason.NONE and t.facts.killed_reason == ""
+    assert t.reason == f"exit code 1: {message}"
+
+
+def test_a_printed_disk_limit_on_a_clean_exit_is_not_a_crash(
+        demo_copy: Callable[..., Task], outside_tmp: Path) -> None:
+    """The other side: exit 0 with a disk-limit line printed is an ordinary (here correct) run."""
+    task = demo_copy()
+    t = local_executor(task, outside_tmp / "runs").run(files(task, FAST_COUNT + '''
+print("disk limit 16 MiB in the workspace (found 900 MiB in 3 entries)")
+'''))
+    assert t.state == State.OK, (t.state, t.reason)
+    assert t.facts.kill_reason == KillReason.NONE
+
+
 def test_a_very_deep_directory_does_not_crash_the_harness(
         demo_copy: Callable[..., Task], outside_tmp: Path) -> None:
     """1500 nested directories in the workspace: a recursive walk or shutil.rmtree raised
-    RecursionError out of TrialRunner.run, ending the campaign. Defence: read-only files are
+    RecursionError out of the trial run, ending the campaign. Defence: read-only files are
     hashed by direct lookup; candidate trees are removed with `rm -rf` as a fallback."""
     task = demo_copy()
-    runner = TrialRunner(task, outside_tmp / "runs")
+    runner = local_executor(task, outside_tmp / "runs")
     t = runner.run(files(task, FAST_COUNT + '''
 import os
 d = os.open(".", os.O_RDONLY)
@@ -102,7 +137,7 @@ def test_replaying_answers_seen_in_an_earlier_run_fails(
     constants (a fake artifact with correct-looking values). Defence: a fresh RUBICON_SEED per
     run, and the evaluator recomputes the expected answers from the seed the run was given."""
     task = demo_copy()
-    runner = TrialRunner(task, outside_tmp / "runs")
+    runner = local_executor(task, outside_tmp / "runs")
     first = runner.run(files(task, FAST_COUNT + '''
 import atexit
 atexit.register(lambda: print("ANSWERS", open("answers.json").read()))
@@ -151,7 +186,7 @@ def test_a_task_that_allows_network_gets_it(
     legitimate run, not flagged."""
     task = demo_copy(toml=[("max_processes = 32", "max_processes = 32\nnetwork = true")])
     assert task.spec.run.network
-    t = TrialRunner(task, outside_tmp / "runs").run(files(task, FAST_COUNT + f'''
+    t = local_executor(task, outside_tmp / "runs").run(files(task, FAST_COUNT + f'''
 import socket
 print(socket.create_connection(("127.0.0.1", {loopback_port}), timeout=2).recv(64))
 '''))
@@ -159,17 +194,17 @@ print(socket.create_connection(("127.0.0.1", {loopback_port}), timeout=2).recv(6
     assert "hello from the host" in t.facts.output_tail
 
 
-@pytest.mark.xfail(strict=True, reason="KNOWN GAP (docs/SECURITY.md): the sandbox shows the whole "
-                   "root read-only minus the hidden paths, so copies of secrets elsewhere on the "
-                   "host -- another campaign's store, a second checkout -- are readable")
 def test_other_stores_on_the_host_are_hidden(
         demo_copy: Callable[..., Task], outside_tmp: Path) -> None:
-    """An older campaign's store elsewhere on the host holds every solution it measured."""
+    """An older campaign's store elsewhere on the host holds every solution it measured (the
+    known gap of the first sandbox, which showed the whole host read-only minus a few hidden
+    paths). Defence: the minimal root (rubicon.runner._root) shows nothing of the host but
+    system dirs, a few /etc files and the interpreter's own directories."""
     other = outside_tmp / "old-campaign" / "rubicon.db"
     other.parent.mkdir()
     other.write_text("best solution: SECRET-CODE")
     task = demo_copy()
-    t = TrialRunner(task, outside_tmp / "runs").run(files(task, FAST_COUNT + f'''
+    t = local_executor(task, outside_tmp / "runs").run(files(task, FAST_COUNT + f'''
 try:
     print(open({str(other)!r}).read())
 except OSError as e:
@@ -177,3 +212,4 @@ except OSError as e:
 '''))
     assert t.state == State.OK
     assert "SECRET-CODE" not in t.facts.output_tail
+    assert "hidden: [Errno 2] No such file or directory" in t.facts.output_tail

@@ -29,7 +29,8 @@ SCRIPT: list[dict[str, Any]] = [
     {"edits": [{"file": "bench.py", "search": "", "replace": "print(1)\n"}],
      "rationale": "rewrite the benchmark (not allowed)"},
     {"knobs": {"method": "mergesort", "cutoff": 16}, "rationale": "quadratic below 16",
-     "meta": {"tokens": 800, "cost_usd": 0.002}},
+     # the llm researcher's keys: these must count too
+     "meta": {"tokens_in": 500, "tokens_out": 300, "cost_usd": 0.002}},
 ]
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import subprocess
 import sys
 import time
@@ -16,9 +15,14 @@ from typing import Any
 
 import pytest
 
+from rubicon.cli._common import finish
 from rubicon.cli.main import build_parser
-from rubicon.errors import RubiconError
+from rubicon.errors import RubiconError, StoreError
 from tests.report.conftest import SCRIPT, artifact, write_script
+
+# A demo campaign lasts seconds; more small steps keep it running while the browser watches.
+LONG_SCRIPT = SCRIPT + [{"knobs": {"method": "mergesort", "cutoff": c}, "rationale": f"cutoff {c}"}
+                        for c in (4, 8, 12, 24, 32, 48, 64, 96)]
 
 
 def _get(url: str) -> tuple[int, bytes]:
@@ -30,7 +34,9 @@ def _get(url: str) -> tuple[int, bytes]:
 
 
 def test_serve_defaults_to_localhost() -> None:
-    args = build_parser("serve").parse_args(["serve"])
+    parser = build_parser("serve")
+    args = parser.parse_args(["serve"])
+    finish(args, parser.subparser("serve"))  # what `rubicon serve` does before it runs
     assert args.host == "127.0.0.1" and args.port == 8765
 
 
@@ -46,7 +52,7 @@ def test_read_only_store_refuses_writes(demo_store: Path) -> None:
     from rubicon.report import open_read_only
 
     s = open_read_only(demo_store)
-    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+    with pytest.raises(StoreError, match="read-only"):
         s.update_campaign(s.campaign().id, status="hacked")
     s.close()
 
@@ -81,7 +87,7 @@ def test_dashboard_follows_a_running_campaign(tmp_path: Path, browser: Any,
     from selenium.webdriver.support.ui import WebDriverWait
 
     runs = tmp_path / "runs"
-    script = write_script(tmp_path / "script.json", SCRIPT)
+    script = write_script(tmp_path / "script.json", LONG_SCRIPT)
     with dashboard_factory(runs) as dash:  # started before the store exists
         browser.get(dash.url + "/")
         assert "no campaign" in browser.find_element(By.ID, "waiting").text
@@ -101,7 +107,7 @@ def test_dashboard_follows_a_running_campaign(tmp_path: Path, browser: Any,
                     "return document.getElementById('exp-count').textContent;"))
                 if not seen or n != seen[-1]:
                     seen.append(n)
-                if proc.poll() is not None and n == 1 + len(SCRIPT):
+                if proc.poll() is not None and n == 1 + len(LONG_SCRIPT):
                     break
                 time.sleep(0.25)
             out = proc.stdout.read() if proc.stdout else ""
@@ -111,18 +117,18 @@ def test_dashboard_follows_a_running_campaign(tmp_path: Path, browser: Any,
                 proc.kill()
                 proc.wait()
         assert seen == sorted(seen) and len(seen) >= 3, seen  # the count rose while we watched
-        assert seen[-1] == 1 + len(SCRIPT)
+        assert seen[-1] == 1 + len(LONG_SCRIPT)
         assert browser.execute_script("return window.__sameDocument === true;")  # live update
         WebDriverWait(browser, 20).until(lambda d: d.execute_script(
             "return document.getElementById('campaign-status').textContent;") == "finished")
         time.sleep(1.5)  # let the last poll land; nothing changes after "finished"
         rows = browser.find_elements(By.CSS_SELECTOR, "#experiments tbody tr")
-        assert len(rows) == 1 + len(SCRIPT)
+        assert len(rows) == 1 + len(LONG_SCRIPT)
         WebDriverWait(browser, 60).until(lambda d: d.execute_script(
             "return Array.from(document.images).every(function (i) { return i.complete; });"))
         widths = browser.execute_script(
             "return Array.from(document.images).map(function (i) { return i.naturalWidth; });")
-        assert len(widths) == 3 and all(w > 100 for w in widths)  # the plots loaded
+        assert len(widths) == 4 and all(w > 100 for w in widths)  # the plots loaded
         browser.save_screenshot(str(artifact("dashboard.png")))
         kept = browser.find_element(By.CSS_SELECTOR, "#experiments tbody tr.kept:not(#exp-1) a")
         eid = kept.text.lstrip("#")
@@ -131,5 +137,10 @@ def test_dashboard_follows_a_running_campaign(tmp_path: Path, browser: Any,
             ec.presence_of_element_located((By.ID, "experiment-title")))
         assert f"#{eid}" in title.text and "kept" in title.text
         assert "mergesort" in browser.find_element(By.ID, "diff-parent").text
-        assert len(browser.find_elements(By.CSS_SELECTOR, "#runs tbody tr")) >= 3
+        from rubicon.report import open_read_only
+        store = open_read_only(runs)  # the page lists every run the store holds for it
+        n_runs = len(store.runs(int(eid)))
+        store.close()
+        assert n_runs >= 1
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#runs tbody tr")) == n_runs
         browser.save_screenshot(str(artifact("experiment.png")))

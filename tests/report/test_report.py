@@ -72,12 +72,13 @@ def test_report_html_is_complete_and_self_contained(report: Path, demo_store: Pa
     for eid in ids:  # a table row per experiment
         assert f'<tr id="exp-{eid}"' in html
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
-    assert len(images) == 3
+    assert len(images) == 4
     for b64 in images:
         assert base64.b64decode(b64)[:8] == b"\x89PNG\r\n\x1a\n"
-    for name in ("progress_experiments", "progress_time", "lineage"):
+    for name in ("progress_experiments", "progress_time", "lineage", "returns"):
         png = report.with_name(f"{name}.png")
         assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size > 5000
+    assert 'id="returns"' in html and "promotion(s) with a gain" in html
     assert 'id="winning-diff"' in html and "&quot;method&quot;: &quot;mergesort&quot;" in html
     assert "NotImplementedError" in html  # the crash's example reason
     assert 'id="cost"' in html and "2,000" in html
@@ -117,7 +118,7 @@ def test_report_in_a_browser_sorts_and_shows_images(report: Path, browser: Any) 
     assert "rubicon report" in browser.title
     widths = browser.execute_script(
         "return Array.from(document.images).map(function (i) { return i.naturalWidth; });")
-    assert len(widths) == 3 and all(w > 100 for w in widths)  # embedded PNGs decoded
+    assert len(widths) == 4 and all(w > 100 for w in widths)  # embedded PNGs decoded
     headers = browser.find_elements(By.CSS_SELECTOR, "#experiments thead th")
     col = [h.text.strip() for h in headers].index("speedup")
     headers[col].click()
@@ -132,3 +133,17 @@ def test_report_in_a_browser_sorts_and_shows_images(report: Path, browser: Any) 
     ids = [int(v) for v in _column(browser, 0)]
     assert ids == sorted(ids)
     browser.save_screenshot(str(artifact("report.png")))
+
+
+def test_report_goes_into_the_campaign_directory_by_default(
+        demo_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(demo_store, runs)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    assert main(["report", "--dir", str(runs)]) == 0
+    assert (runs / "report" / "index.html").is_file()
+    assert list(cwd.iterdir()) == []  # nothing in the current directory

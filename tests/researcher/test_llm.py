@@ -468,3 +468,27 @@ def test_prompt_contents_and_hints() -> None:
     assert "bisect-insertion" not in render_prompt(c, plan, hints=False)
     assert "bench.py" in render_prompt(c, plan, context_chars=0)  # named, not shown
     assert "SIZES" not in render_prompt(c, plan, context_chars=0)
+
+
+def test_typed_settings_are_recorded_as_resolved_and_rebuilt(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rubicon.config import ResearcherSpec
+    from rubicon.researcher import build, spec_of
+    from rubicon.researcher.llm import LLMSettings
+
+    monkeypatch.setenv("RUBICON_LLM_MODEL", "my-model")
+    r = LLMResearcher(LLMSettings(base_url="http://127.0.0.1:1", max_tokens=100, hints=False))
+    spec = spec_of(r)
+    assert spec == ResearcherSpec(name="llm", args={
+        "provider": "openai", "model": "my-model", "base_url": "http://127.0.0.1:1",
+        "max_tokens": 100, "hints": False})
+    monkeypatch.delenv("RUBICON_LLM_MODEL")  # the recorded model does not need the environment
+    again = build(spec)
+    assert isinstance(again, LLMResearcher) and again.model == "my-model"
+    assert again.settings.max_tokens == 100 and again.settings.hints is False
+    with pytest.raises(ConfigError, match="either a LLMSettings or keyword arguments"):
+        LLMResearcher(LLMSettings(model="m"), base_url="http://127.0.0.1:1")
+    with pytest.raises(ConfigError, match=r"llm researcher: bad arguments: token_param='n': "
+                                          r"allowed: max_tokens, max_completion_tokens"):
+        LLMResearcher(model="m", base_url="http://127.0.0.1:1", token_param="n")
+    with pytest.raises(ConfigError, match=r"hints='maybe': Input should be a valid boolean"):
+        LLMResearcher(model="m", base_url="http://127.0.0.1:1", hints="maybe")

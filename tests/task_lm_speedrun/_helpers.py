@@ -7,7 +7,11 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
+
+import pytest
 
 import rubicon.task
 
@@ -40,8 +44,18 @@ def parse(out: str) -> dict[str, object]:
     return metrics
 
 
-def run_evaluator(artifacts: Path, seed: int = 1, sequences: int = 64) -> dict[str, object]:
+TRAIN_SEED = 7  # RUBICON_SEED of run_train: the variant of the language its models speak
+
+
+def evaluator_output(artifacts: Path, seed: int = 1, sequences: int = 64,
+                     run_seed: int | None = None) -> str:
+    """The evaluator's stdout: held-out data from `seed`, in the variant of `run_seed` (None: the
+    canonical language)."""
     env = dict(os.environ, RUBICON_EVAL_SEED=str(seed), LM_SPEEDRUN_EVAL_SEQUENCES=str(sequences))
+    env.pop("RUBICON_SEED", None)
+    env.pop("RUBICON_RUN_SEED", None)
+    if run_seed is not None:
+        env["RUBICON_RUN_SEED"] = str(run_seed)
     env.setdefault("OMP_NUM_THREADS", "2")
     proc = subprocess.run(
         [sys.executable, str(EVALUATOR), str(artifacts)],
@@ -52,7 +66,31 @@ def run_evaluator(artifacts: Path, seed: int = 1, sequences: int = 64) -> dict[s
         cwd=artifacts.parent,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    return parse(proc.stdout)
+    return proc.stdout
+
+
+def run_evaluator(artifacts: Path, seed: int = 1, sequences: int = 64,
+                  run_seed: int | None = None) -> dict[str, object]:
+    return parse(evaluator_output(artifacts, seed, sequences, run_seed))
+
+
+@pytest.fixture(scope="module")
+def ev() -> Iterator[ModuleType]:
+    """The evaluator's own modules imported in this process (evaluate, with archive, program and
+    lang), for tests that call its functions or take one defence out with monkeypatch."""
+    names = ("evaluate", "archive", "program", "lang")
+    saved = {n: sys.modules.pop(n) for n in names if n in sys.modules}
+    sys.path.insert(0, str(EVALUATOR.parent))
+    try:
+        import evaluate
+
+        evaluate.EVAL_SEQUENCES = 64  # 2 batches; the 4 probe batches still run
+        yield evaluate
+    finally:
+        sys.path.remove(str(EVALUATOR.parent))
+        for n in names:
+            sys.modules.pop(n, None)
+        sys.modules.update(saved)
 
 
 def make_workspace(dest: Path, overrides: dict[str, object], reference: bool = False) -> Path:
@@ -70,7 +108,7 @@ def make_workspace(dest: Path, overrides: dict[str, object], reference: bool = F
 
 
 def run_train(ws: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, RUBICON_SEED="7", OMP_NUM_THREADS="2")
+    env = dict(os.environ, RUBICON_SEED=str(TRAIN_SEED), OMP_NUM_THREADS="2")
     return subprocess.run(
         [sys.executable, "train.py"],
         cwd=ws,

@@ -1,6 +1,7 @@
 """The lm-speedrun evaluator: loads exported models without candidate code, rejects models that
-peek at the future or return unnormalized scores, rejects missing/garbage artifacts, and scores
-fresh held-out data."""
+peek at the future or return unnormalized scores, rejects missing/garbage artifacts and
+TorchScript, and scores fresh held-out data. (Attacks on the loader, state and compute:
+test_artifact_safety.py, test_state_and_compute.py.)"""
 
 from __future__ import annotations
 
@@ -91,7 +92,7 @@ def export(model: nn.Module, path: Path) -> Path:
     return path
 
 
-def script(model: nn.Module, path: Path) -> Path:
+def script(model: nn.Module, path: Path) -> Path:  # TorchScript: refused by the evaluator
     path.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
         traced = torch.jit.trace(model.eval(), (torch.zeros(B, T, dtype=torch.long),))
@@ -108,15 +109,17 @@ def test_valid_exported_model_is_scored(tmp_path: Path) -> None:
     assert m["max_abs_logsumexp"] < 1e-4
     assert m["max_causal_leak"] == 0.0
     assert m["eval_tokens"] == 4 * B * T  # at least the 4 probe batches
-    assert m["torchscript"] == 0.0
+    assert m["model_calls"] == 8  # 4 batches + 4 causality probes, each on a fresh load
+    assert 0 < m["max_call_cpu_seconds"] < 1.0  # a bigram table is cheap
+    assert m["eval_cpu_seconds"] >= m["max_call_cpu_seconds"]  # the evaluator's own CPU time
+    assert m["load_seconds"] > 0
 
 
-def test_torchscript_model_is_accepted(tmp_path: Path) -> None:
+def test_torchscript_archive_is_refused(tmp_path: Path) -> None:
+    """TorchScript is out of the contract: torch.jit.load runs code stored in the archive."""
     m = run_evaluator(script(Bigram(), tmp_path / "a"), seed=3)
-    assert "invalid" not in m, m
-    assert m["torchscript"] == 1.0
-    m2 = run_evaluator(export(Bigram(), tmp_path / "b"), seed=3)
-    assert m["val_loss"] == pytest.approx(m2["val_loss"], abs=1e-5)  # same model, same data
+    assert "TorchScript archive: not accepted" in str(m.get("invalid")), m
+    assert "val_loss" not in m
 
 
 def test_uniform_model_scores_log_vocab(tmp_path: Path) -> None:
@@ -154,11 +157,6 @@ def test_bad_models_are_invalid(tmp_path: Path, model: nn.Module, reason: str) -
     assert "val_loss" not in m
 
 
-def test_peeking_torchscript_model_is_invalid(tmp_path: Path) -> None:
-    m = run_evaluator(script(PeekNext(), tmp_path / "a"))
-    assert "peeks at future tokens" in str(m.get("invalid", "")), m
-
-
 def test_missing_artifact_is_invalid(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     m = run_evaluator(tmp_path / "a")
@@ -169,7 +167,7 @@ def test_garbage_artifact_is_invalid(tmp_path: Path) -> None:
     art = tmp_path / "a"
     art.mkdir()
     (art / "model.pt2").write_bytes(b"\x00not a model" * 100)
-    assert "not a torch.export or TorchScript archive" in str(run_evaluator(art).get("invalid"))
+    assert "not a torch.export archive" in str(run_evaluator(art).get("invalid"))
 
 
 def test_zip_that_is_not_a_model_is_invalid(tmp_path: Path) -> None:
@@ -177,7 +175,7 @@ def test_zip_that_is_not_a_model_is_invalid(tmp_path: Path) -> None:
     art.mkdir()
     with zipfile.ZipFile(art / "model.pt2", "w") as z:
         z.writestr("hello.txt", "hi")
-    assert "neither a torch.export nor a TorchScript" in str(run_evaluator(art).get("invalid"))
+    assert "one top folder" in str(run_evaluator(art).get("invalid"))
 
 
 def test_corrupt_export_archive_is_invalid(tmp_path: Path) -> None:
@@ -188,4 +186,5 @@ def test_corrupt_export_archive_is_invalid(tmp_path: Path) -> None:
     with zipfile.ZipFile(art / "model.pt2", "w") as z:
         z.writestr(next(n for n in names if n.endswith("archive_format")), "pt2")
     assert len(data) > 0
-    assert "cannot be loaded" in str(run_evaluator(art).get("invalid")), run_evaluator(art)
+    m = run_evaluator(art)
+    assert "'models/model.json' is missing" in str(m.get("invalid")), m

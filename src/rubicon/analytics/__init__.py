@@ -10,10 +10,9 @@ Plots (:func:`plot_frontier`, :func:`plot_success_curves`) import matplotlib laz
 
 from __future__ import annotations
 
+from rubicon.analytics._loading import load_release_dates, load_runs
 from rubicon.analytics._records import (
     RunRecords,
-    load_release_dates,
-    load_runs,
     parse_date,
     records_from_rows,
 )
@@ -25,6 +24,7 @@ from rubicon.analytics.horizon import (
     agent_points,
     estimate_horizons,
 )
+from rubicon.analytics.html_chart import write_frontier_html
 from rubicon.analytics.logistic import LogisticFit, fit_logistic
 from rubicon.analytics.plots import plot_frontier, plot_success_curves
 from rubicon.analytics.published import PublishedHorizon, load_published, published_points
@@ -34,6 +34,7 @@ from rubicon.analytics.trend import (
     Interval,
     ModelPoint,
     Trend,
+    duration_reading,
     fit_trend,
     format_minutes,
     frontier,
@@ -55,6 +56,7 @@ __all__ = [
     "RunRecords",
     "Trend",
     "agent_points",
+    "duration_reading",
     "estimate_horizons",
     "fit_logistic",
     "fit_trend",
@@ -74,4 +76,5 @@ __all__ = [
     "records_from_rows",
     "task_weights",
     "weighted_success",
+    "write_frontier_html",
 ]

@@ -5,21 +5,31 @@ agent, fit P(success) = sigmoid(a + b log2(human minutes)) with task weights and
 on b; the p-horizon is the length where the curve crosses p. Confidence intervals come from a
 hierarchical bootstrap (families, tasks, runs) drawn jointly across agents. As in METR's code,
 bootstrap weights are the original normalised weights times each run's multiplicity (not
-re-normalised).
+re-normalised). Memory is bounded: one agent at a time, in blocks of bootstrap samples, from
+grouped sufficient statistics (see :mod:`rubicon.analytics.bootstrap`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
+from rubicon.analytics._intervals import (
+    Resamples,
+    censored_interval,
+    fmt_precise,
+    metr_interval,
+    ratio_text,
+)
 from rubicon.analytics._records import RunRecords
-from rubicon.analytics.bootstrap import hierarchical_counts
-from rubicon.analytics.logistic import LogisticFit, fit_logistic_batch, horizon_log2
+from rubicon.analytics.bootstrap import agent_cells, draw_task_counts, resample_stats
+from rubicon.analytics.logistic import LogisticFit, fit_logistic_stats
 from rubicon.analytics.settings import HorizonSettings, get_settings
 from rubicon.analytics.trend import ModelPoint
 from rubicon.analytics.weighting import task_weights
@@ -40,6 +50,8 @@ class Horizon:
         ci_low: lower interval bound, or None when unbounded / not estimable.
         ci_high: upper interval bound, or None when unbounded / not estimable.
         reason: why ``minutes`` or a bound is None, or a caveat (e.g. extrapolation).
+        fitted_minutes: the fitted curve's value even when ``minutes`` is withheld (far
+            extrapolation), or None when the slope is not negative.
     """
 
     level: float
@@ -47,6 +59,7 @@ class Horizon:
     ci_low: float | None = None
     ci_high: float | None = None
     reason: str | None = None
+    fitted_minutes: float | None = None
 
 
 @dataclass(frozen=True)
@@ -61,8 +74,11 @@ class AgentHorizons:
         weighted_success: weighted mean score (weights sum to 1).
         fit: the logistic fit, or None when it cannot be estimated.
         horizons: one :class:`Horizon` per requested level.
-        samples: (B, levels) bootstrap horizons in minutes (inf/0 for unbounded), or None.
+        samples: (B, levels) bootstrap horizons in minutes, or None. Under the ``metr``
+            interval rule a left-out resample is NaN; under ``censored`` it is 0 or inf.
         release_date: ISO release date if known.
+        fit_samples: (B, 2) bootstrap (intercept, slope) pairs, NaN where the resample could
+            not be fitted (no successes or no failures), or None.
     """
 
     agent: str
@@ -74,6 +90,7 @@ class AgentHorizons:
     horizons: tuple[Horizon, ...]
     samples: npt.NDArray[np.float64] | None = None
     release_date: str | None = None
+    fit_samples: npt.NDArray[np.float64] | None = None
 
     def horizon(self, level: float = 0.5) -> Horizon:
         """The horizon at ``level`` (raises KeyError if it was not computed)."""
@@ -118,24 +135,138 @@ def _fmt_min(m: float) -> str:
     return f"{m:.3g} min"
 
 
-def _quantile_bounds(
-    log2h: npt.NDArray[np.float64], ci: float
-) -> tuple[float | None, float | None, str | None]:
-    """Percentile interval of log2 horizons that may contain +-inf (unbounded samples)."""
-    alpha = (1 - ci) / 2
-    big = 1e300
-    v = np.clip(log2h, -big, big)
-    lo, hi = np.quantile(v, [alpha, 1 - alpha])
-    notes = []
-    low: float | None = float(2.0**lo)
-    high: float | None = float(2.0**hi)
-    if lo <= -1e200:
-        low = None
-        notes.append("lower bound not estimable (many resamples had no successes)")
-    if hi >= 1e200:
-        high = None
-        notes.append("upper bound not estimable (many resamples had no failures)")
-    return low, high, "; ".join(notes) or None
+#: bootstrap samples x length columns held at once per agent (bounds memory on big data)
+BLOCK_CELLS = 2_000_000
+#: agents bootstrapped at once (numpy releases the GIL in its array loops)
+WORKERS = min(2, os.cpu_count() or 1)
+
+
+def _point_note(
+    est: float | None, lo_m: float, hi_m: float
+) -> tuple[float | None, str | None]:
+    """Withhold far extrapolations; say exactly how far outside the tested lengths they are."""
+    if est is None:
+        return None, "fitted success does not fall with task length (slope >= 0)"
+    lim = EXTRAPOLATION_LIMIT
+    if est < lo_m / lim or est > hi_m * lim:
+        below = est < lo_m
+        ratio = lo_m / est if below else est / hi_m
+        side = (f"below the shortest task ({_fmt_min(lo_m)})" if below
+                else f"above the longest task ({_fmt_min(hi_m)})")
+        return None, (
+            f"not estimable: the fit puts it at {fmt_precise(est)}, "
+            f"{ratio_text(ratio, lim)}x {side}; estimates more than {lim:g}x outside the "
+            "tested task lengths are withheld"
+        )
+    if est < lo_m:
+        return est, f"extrapolated below the shortest task ({_fmt_min(lo_m)})"
+    if est > hi_m:
+        return est, f"extrapolated above the longest task ({_fmt_min(hi_m)})"
+    return est, None
+
+
+def _bootstrap_agent(
+    records: RunRecords,
+    rows: npt.NDArray[np.int64],
+    weights: npt.NDArray[np.float64],
+    task_counts: npt.NDArray[np.int64],
+    rng: np.random.Generator,
+    resample_runs: bool,
+    lam: float,
+    start: tuple[float, float],
+) -> Resamples:
+    x = np.log2(records.human_minutes[rows])
+    cells = agent_cells(records.task_codes[rows].astype(np.int64), x,
+                        records.score[rows], weights[rows])
+    nb = task_counts.shape[0]
+    a, b = np.full(nb, np.nan), np.full(nb, np.nan)
+    no_s, no_f = np.zeros(nb, bool), np.zeros(nb, bool)
+    block = max(1, BLOCK_CELLS // max(len(cells.kind_freq), 1))
+    for lo in range(0, nb, block):
+        tot, suc = resample_stats(cells, task_counts[lo:lo + block], rng, resample_runs)
+        pos = suc.sum(axis=1)
+        neg = (tot - suc).sum(axis=1)
+        s0 = ~(pos > 0)
+        f0 = ~(neg > 0) & ~s0
+        ok = ~s0 & ~f0
+        no_s[lo:lo + block], no_f[lo:lo + block] = s0, f0
+        if ok.any():
+            ab, bb, _ = fit_logistic_stats(cells.x, tot[ok], suc[ok], lam, start=start)
+            idx = np.flatnonzero(ok) + lo
+            a[idx], b[idx] = ab, bb
+    return Resamples(a, b, no_s, no_f, float(x.min()))
+
+
+def _agent(
+    records: RunRecords,
+    rows: npt.NDArray[np.int64],
+    k: int,
+    weights: npt.NDArray[np.float64],
+    settings: HorizonSettings,
+    levels: tuple[float, ...],
+    ci: float,
+    task_counts: npt.NDArray[np.int64] | None,
+    rng: np.random.Generator,
+) -> AgentHorizons:
+    """Point fit, bootstrap and intervals of one agent (its rows of ``records``)."""
+    name = records.agent_names[k]
+    minutes, y, w = records.human_minutes[rows], records.score[rows], weights[rows]
+    lo_m, hi_m = float(minutes.min()), float(minutes.max())
+    base = dict(
+        agent=name,
+        n_runs=int(len(rows)),
+        n_tasks=int(len(np.unique(records.task_codes[rows]))),
+        n_families=int(len(np.unique(records.task_family[records.task_codes[rows]]))),
+        weighted_success=float(np.sum(w * y)),
+        release_date=(
+            records.release_dates[name].isoformat() if name in records.release_dates else None
+        ),
+    )
+    reason = None
+    if not np.any(y > 0):
+        reason = "no successes: the horizon is below the shortest task"
+    elif not np.any(y < 1):
+        reason = "no failures: the horizon is above the longest task"
+    elif lo_m == hi_m:
+        reason = "every run has the same task length: success cannot be related to length"
+    if reason is not None:
+        reason += f" ({_fmt_min(lo_m)} to {_fmt_min(hi_m)})"
+        return AgentHorizons(
+            **base,  # type: ignore[arg-type]
+            fit=None,
+            horizons=tuple(Horizon(p, None, None, None, reason) for p in levels),
+        )
+    x = np.log2(minutes)
+    cols, inv = np.unique(x, return_inverse=True)
+    tot0 = np.bincount(inv, weights=w, minlength=len(cols)).astype(np.float64)
+    suc0 = np.bincount(inv, weights=w * y, minlength=len(cols)).astype(np.float64)
+    a, b, _ = fit_logistic_stats(cols, tot0[None, :], suc0[None, :], settings.regularization)
+    fit = LogisticFit(float(a[0]), float(b[0]))
+    res = None
+    if task_counts is not None:
+        res = _bootstrap_agent(records, rows, weights, task_counts, rng,
+                               True, settings.regularization, (fit.intercept, fit.slope))
+    interval = metr_interval if settings.horizon_ci == "metr" else censored_interval
+    hs = []
+    cols_out = []
+    for p in levels:
+        fitted = fit.horizon(p)
+        est, note = _point_note(fitted, lo_m, hi_m)
+        lo_b: float | None = None
+        hi_b: float | None = None
+        if res is not None:
+            lo_b, hi_b, qnote, h = interval(res, p, ci)
+            cols_out.append(h)
+            if qnote:
+                note = f"{note}; {qnote}" if note else qnote
+        hs.append(Horizon(p, est, lo_b, hi_b, note, fitted))
+    return AgentHorizons(
+        **base,  # type: ignore[arg-type]
+        fit=fit,
+        horizons=tuple(hs),
+        samples=np.stack(cols_out, axis=1) if cols_out else None,
+        fit_samples=np.stack([res.a, res.b], axis=1) if res is not None else None,
+    )
 
 
 def estimate_horizons(
@@ -158,7 +289,8 @@ def estimate_horizons(
 
     Returns:
         A :class:`HorizonReport`. A horizon that cannot be estimated (an agent with no successes
-        or no failures, a single task length, a non-negative slope) is None with a reason.
+        or no failures, a single task length, a non-negative slope, a far extrapolation) is
+        None with a reason.
 
     Raises:
         AnalyticsError: invalid levels, ci or n_bootstrap.
@@ -172,112 +304,34 @@ def estimate_horizons(
     if n_bootstrap < 0:
         raise AnalyticsError(f"n_bootstrap must be >= 0, found {n_bootstrap}")
     notes: list[str] = []
-    n_fam = len(np.unique(records.family))
     levels_bs = "ftr"
-    if n_fam == 1:
+    if len(records.family_names) == 1:
         levels_bs = "tr"
         notes.append(
             "only one task family: the family level of the bootstrap has nothing to resample, "
             "so intervals reflect task and run resampling only and are likely too narrow"
         )
     weights = task_weights(records, settings.weighting)
-    x_all = np.log2(records.human_minutes)
-    counts = None
-    if n_bootstrap > 0:
-        rng = np.random.default_rng(seed)
-        counts = hierarchical_counts(records, n_bootstrap, rng, levels_bs)
-    agents: list[AgentHorizons] = []
-    for name in records.agents:
-        m = records.agent == name
-        rows = np.flatnonzero(m)
-        x, y, w = x_all[rows], records.score[rows], weights[rows]
-        ws = float(np.sum(w * y))
-        base = dict(
-            agent=name,
-            n_runs=int(len(rows)),
-            n_tasks=int(len(np.unique(records.task[rows]))),
-            n_families=int(len(np.unique(records.family[rows]))),
-            weighted_success=ws,
-            release_date=(
-                records.release_dates[name].isoformat() if name in records.release_dates else None
-            ),
-        )
-        reason = None
-        if not np.any(y > 0):
-            reason = "no successes: the horizon is below the shortest task"
-        elif not np.any(y < 1):
-            reason = "no failures: the horizon is above the longest task"
-        elif np.ptp(x) == 0:
-            reason = "every run has the same task length: success cannot be related to length"
-        if reason is not None:
-            lo, hi = (
-                float(records.human_minutes[rows].min()),
-                float(records.human_minutes[rows].max()),
-            )
-            reason += f" ({_fmt_min(lo)} to {_fmt_min(hi)})"
-            agents.append(
-                AgentHorizons(
-                    **base,  # type: ignore[arg-type]
-                    fit=None,
-                    horizons=tuple(Horizon(p, None, None, None, reason) for p in levels),
-                )
-            )
-            continue
-        a, b, _ = fit_logistic_batch(x, y, w[None, :], settings.regularization)
-        fit = LogisticFit(float(a[0]), float(b[0]))
-        samples = None
-        log2s = None
-        if counts is not None:
-            wb = counts[:, rows] * w[None, :]
-            pos = (wb * y[None, :]).sum(axis=1)
-            neg = (wb * (1 - y[None, :])).sum(axis=1)
-            ok = (pos > 0) & (neg > 0)
-            ab, bb, _ = fit_logistic_batch(x, y, wb[ok], settings.regularization)
-            log2s = np.empty((n_bootstrap, len(levels)))
-            for j, p in enumerate(levels):
-                col = np.empty(n_bootstrap)
-                col[ok] = horizon_log2(ab, bb, p, float(x.min()))
-                col[~ok & (pos <= 0)] = -np.inf
-                col[~ok & (pos > 0)] = np.inf
-                log2s[:, j] = col
-            samples = np.exp2(log2s)
-        hs = []
-        for j, p in enumerate(levels):
-            est = fit.horizon(p)
-            note = None
-            lo_b: float | None = None
-            hi_b: float | None = None
-            if est is None:
-                note = "fitted success does not fall with task length (slope >= 0)"
-            else:
-                lo_m, hi_m = (
-                    float(records.human_minutes[rows].min()),
-                    float(records.human_minutes[rows].max()),
-                )
-                if est < lo_m / EXTRAPOLATION_LIMIT or est > hi_m * EXTRAPOLATION_LIMIT:
-                    note = (
-                        f"not estimable: the fit puts it at {_fmt_min(est)}, more than "
-                        f"{EXTRAPOLATION_LIMIT:g}x outside the task lengths "
-                        f"({_fmt_min(lo_m)} to {_fmt_min(hi_m)})"
-                    )
-                    est = None
-                elif est < lo_m:
-                    note = f"extrapolated below the shortest task ({_fmt_min(lo_m)})"
-                elif est > hi_m:
-                    note = f"extrapolated above the longest task ({_fmt_min(hi_m)})"
-            if log2s is not None:
-                lo_b, hi_b, qnote = _quantile_bounds(log2s[:, j], ci)
-                if qnote:
-                    note = f"{note}; {qnote}" if note else qnote
-            hs.append(Horizon(p, est, lo_b, hi_b, note))
-        agents.append(
-            AgentHorizons(
-                **base,  # type: ignore[arg-type]
-                fit=fit,
-                horizons=tuple(hs),
-                samples=samples,
-            )
-        )
+    seeds = np.random.SeedSequence(seed)
+    # the family and task draws come from the seed's own stream; each agent's run-level draws
+    # from its own child stream, so agents can be bootstrapped in parallel reproducibly
+    task_counts = (draw_task_counts(records, n_bootstrap, np.random.default_rng(seeds),
+                                    levels_bs) if n_bootstrap > 0 else None)
+    children = seeds.spawn(len(records.agent_names))
+    by_agent = np.argsort(records.agent_codes, kind="stable")
+    bounds = np.searchsorted(records.agent_codes[by_agent],
+                             np.arange(len(records.agent_names) + 1))
+
+    def one(k: int) -> AgentHorizons:
+        return _agent(records, by_agent[bounds[k]:bounds[k + 1]], k, weights, settings,
+                      levels, ci, task_counts, np.random.default_rng(children[k]))
+
+    n = len(records.agent_names)
+    if task_counts is not None and n > 1 and WORKERS > 1:
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            agents = list(pool.map(one, range(n)))
+    else:
+        agents = [one(k) for k in range(n)]
     return HorizonReport(
         agents=tuple(agents),
         settings=settings,
@@ -285,7 +339,7 @@ def estimate_horizons(
         n_bootstrap=n_bootstrap,
         ci=ci,
         seed=seed,
-        notes=tuple(notes),
+        notes=tuple(notes) + tuple(records.notes),
     )
 
 
@@ -320,7 +374,7 @@ def agent_points(
             skipped.append(f"{a.agent}: no release date")
             continue
         if h.minutes is None:
-            skipped.append(f"{a.agent}: {h.reason}")
+            skipped.append(f"{a.agent}: {(h.reason or '').split(';')[0]}")
             continue
         pts.append(ModelPoint(a.agent, date, h.minutes, h.ci_low, h.ci_high))
         if a.samples is not None:

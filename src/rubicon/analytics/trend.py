@@ -2,10 +2,19 @@
 
 The model is log2(horizon) = intercept + slope * (release date in days), fitted by least
 squares to the frontier (models that were state of the art at release). Doubling time is
-1/slope days. Uncertainty comes from a bootstrap that (a) resamples the frontier models with
-replacement and (b) redraws each model's horizon from its own uncertainty: joint bootstrap
-samples of the horizons when they are available (METR's approach), else a log-normal matched
-to the model's interval (split at the estimate, so asymmetric intervals stay asymmetric).
+1/slope days. Uncertainty comes from a bootstrap that redraws each model's horizon from its
+own uncertainty: joint bootstrap samples of the horizons when they are available (METR's
+approach), else a log-normal matched to the model's interval (split at the estimate, so
+asymmetric intervals stay asymmetric). Two rules (``method``):
+
+* ``metr`` (METR's compute_trendline_ci): the frontier models are fixed; in each sample the
+  trend is refitted to the models whose resampled horizon is a number of at least 0.001 min
+  (at least two are needed); samples with a non-positive slope are left out of the
+  doubling-time interval.
+* ``resample-models``: the frontier models are also resampled with replacement; a
+  non-positive slope counts as an infinite doubling time. Wider: it adds the uncertainty of
+  which models happen to be on the frontier.
+
 Forecasts are statements about the trend line, not about any single future model.
 """
 
@@ -24,37 +33,37 @@ from rubicon.errors import AnalyticsError
 
 Array = npt.NDArray[np.float64]
 EPOCH = dt.date(1970, 1, 1)
+TREND_METHODS = ("metr", "resample-models")
+#: METR drops resampled horizons below this many minutes before refitting a trend
+MIN_SAMPLE_MINUTES = 1e-3
 #: METR's convention: a work-month is 167 working hours
 WORK_MONTH_MINUTES = 167 * 60.0
-_UNITS = {
-    "s": 1 / 60,
-    "sec": 1 / 60,
-    "second": 1 / 60,
-    "seconds": 1 / 60,
-    "m": 1.0,
-    "min": 1.0,
-    "minute": 1.0,
-    "minutes": 1.0,
-    "h": 60.0,
-    "hr": 60.0,
-    "hour": 60.0,
-    "hours": 60.0,
-    "work-day": 8 * 60.0,
-    "work-days": 8 * 60.0,
-    "workday": 8 * 60.0,
-    "work-week": 40 * 60.0,
-    "work-weeks": 40 * 60.0,
-    "workweek": 40 * 60.0,
-    "work-month": WORK_MONTH_MINUTES,
-    "work-months": WORK_MONTH_MINUTES,
-    "workmonth": WORK_MONTH_MINUTES,
-}
+_SEC, _MIN, _HOUR = 1 / 60, 1.0, 60.0
+WORK_DAY_MINUTES = 8 * 60.0
+WORK_WEEK_MINUTES = 40 * 60.0
+_UNITS: dict[str, tuple[float, str | None]] = {}
+for _names, _value, _reading in (
+    (("s", "sec", "secs", "second", "seconds"), _SEC, None),
+    (("m", "min", "mins", "minute", "minutes"), _MIN, None),
+    (("h", "hr", "hrs", "hour", "hours"), _HOUR, None),
+    (("work-day", "work-days", "workday", "workdays"), WORK_DAY_MINUTES, None),
+    (("work-week", "work-weeks", "workweek", "workweeks"), WORK_WEEK_MINUTES, None),
+    (("work-month", "work-months", "workmonth", "workmonths"), WORK_MONTH_MINUTES, None),
+    (("d", "day", "days"), WORK_DAY_MINUTES, "work-day of 8 h"),
+    (("w", "wk", "week", "weeks"), WORK_WEEK_MINUTES, "work-week of 40 h"),
+    (("mo", "month", "months"), WORK_MONTH_MINUTES, "work-month of 167 h"),
+):
+    for _n in _names:
+        _UNITS[_n] = (_value, _reading)
+_DURATION = re.compile(r"\s*([0-9]*\.?[0-9]+(?:e[+-]?\d+)?)?\s*([a-z-]+)\s*")
 
 
 def parse_duration(text: str) -> float:
-    """Parse a task length such as ``100h``, ``30 min``, ``1 work-month`` into minutes.
+    """Parse a task length such as ``100h``, ``30 min``, ``1 work-month``, ``2 days`` into minutes.
 
     Units: s, min, h, work-day (8 h), work-week (40 h), work-month (167 h, METR's convention).
+    ``day``, ``week`` and ``month`` are read as work time (8 h, 40 h, 167 h), because a time
+    horizon is measured in a professional's working hours; write ``24h`` for a calendar day.
 
     Args:
         text: the duration.
@@ -65,15 +74,27 @@ def parse_duration(text: str) -> float:
     Raises:
         AnalyticsError: unreadable duration; the message lists the units.
     """
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[+-]?\d+)?)?\s*([a-z-]+)\s*", text.lower())
+    m = _DURATION.fullmatch(text.lower())
     if m and m.group(2) in _UNITS:
         value = float(m.group(1)) if m.group(1) else 1.0
         if value > 0:
-            return value * _UNITS[m.group(2)]
+            return value * _UNITS[m.group(2)][0]
     raise AnalyticsError(
         f"cannot read duration {text!r}; write a positive number and a unit, e.g. 100h, 30min, "
-        "1 work-month (units: s, min, h, work-day, work-week, work-month)"
+        "2 days, 1 work-month (units: s, min, h, day = work-day of 8 h, week = work-week of "
+        "40 h, month = work-month of 167 h)"
     )
+
+
+def duration_reading(text: str) -> str | None:
+    """How a duration with a calendar-sounding unit was read, e.g. for ``"2 days"``:
+    ``"'2 days' read as 2 work-days of 8 h = 16 h of work"``; None for unambiguous units."""
+    m = _DURATION.fullmatch(text.lower())
+    if not m or m.group(2) not in _UNITS or _UNITS[m.group(2)][1] is None:
+        return None
+    value = float(m.group(1)) if m.group(1) else 1.0
+    reading = _UNITS[m.group(2)][1]
+    return f"{text.strip()!r} read as {value:g} x {reading} = {format_minutes(parse_duration(text))} of work"
 
 
 def format_minutes(minutes: float) -> str:
@@ -136,6 +157,14 @@ def frontier(points: Sequence[ModelPoint]) -> list[ModelPoint]:
     return out
 
 
+def quantiles_with_inf(values: Array, qs: Sequence[float]) -> Array:
+    """Quantiles of values that may be +-inf (numpy's interpolation would make inf - inf = NaN
+    with a RuntimeWarning): infinities are held at +-1e300 and come back as infinities."""
+    big = 1e300
+    out = np.quantile(np.clip(values, -big, big), qs)
+    return np.where(out >= 1e299, np.inf, np.where(out <= -1e299, -np.inf, out))
+
+
 @dataclass(frozen=True)
 class Interval:
     """A point estimate with a bootstrap interval (any of them may be None).
@@ -164,6 +193,8 @@ class Trend:
         r_squared: fit quality on log2 horizons.
         samples: (B, 2) bootstrap (intercept, slope) pairs.
         ci: interval coverage.
+        method: ``metr`` or ``resample-models`` (module docstring).
+        n_unfit: bootstrap samples that could not be fitted (fewer than two usable models).
     """
 
     points: tuple[ModelPoint, ...]
@@ -172,6 +203,8 @@ class Trend:
     r_squared: float
     samples: Array
     ci: float
+    method: str = "metr"
+    n_unfit: int = 0
 
     @property
     def doubling_days(self) -> Interval:
@@ -181,10 +214,22 @@ class Trend:
         pos = s > 0
         value = 1 / self.slope if self.slope > 0 else None
         note = None if self.slope > 0 else "the trend does not grow: no doubling time"
+        if self.method == "metr":
+            notes = [note] if note else []
+            n_flat = int(len(s) - pos.sum())
+            if n_flat:
+                notes.append(f"{n_flat} of {len(s)} resamples with a non-positive slope left "
+                             "out, as in METR's code")
+            if self.n_unfit:
+                notes.append(f"{self.n_unfit} resamples had fewer than two usable models")
+            if not pos.any():
+                return Interval(value, None, None, "; ".join(notes + ["no resample grows"]))
+            lo, hi = np.percentile(1 / s[pos], [100 * alpha, 100 * (1 - alpha)])
+            return Interval(value, float(lo), float(hi), "; ".join(notes) or None)
         if not len(s) or pos.mean() < 1 - alpha:
             return Interval(value, None, None, note or "too many resamples do not grow")
         d = np.where(pos, 1 / np.where(pos, s, 1), np.inf)
-        lo, hi = np.quantile(d, [alpha, 1 - alpha])
+        lo, hi = quantiles_with_inf(d, [alpha, 1 - alpha])
         return Interval(value, float(lo), float(hi) if np.isfinite(hi) else None, note)
 
     def predict(self, when: dt.date) -> float:
@@ -195,12 +240,12 @@ class Trend:
         """Trend line and bootstrap band (minutes) at the dates: (median, low, high)."""
         alpha = (1 - self.ci) / 2
         t = np.array([to_days(d) for d in dates])
-        line = 2.0 ** (self.intercept + self.slope * t)
+        line = np.exp2(np.clip(self.intercept + self.slope * t, -1000.0, 1000.0))
         if not len(self.samples):
             return line, line, line
         y = self.samples[:, :1] + self.samples[:, 1:] * t[None, :]
-        lo, hi = np.quantile(y, [alpha, 1 - alpha], axis=0)
-        return line, 2.0**lo, 2.0**hi
+        lo, hi = np.quantile(np.clip(y, -1000.0, 1000.0), [alpha, 1 - alpha], axis=0)
+        return line, np.exp2(lo), np.exp2(hi)
 
     def crossing(self, minutes: float) -> tuple[dt.date | None, dt.date | None, dt.date | None]:
         """Date the trend reaches ``minutes``: (estimate, low, high); None if never/unbounded."""
@@ -212,7 +257,7 @@ class Trend:
         a, b = self.samples[:, 0], self.samples[:, 1]
         with np.errstate(divide="ignore", invalid="ignore"):
             t = np.where(b > 0, (target - a) / np.where(b > 0, b, 1), np.inf)
-        lo, hi = np.quantile(t, [alpha, 1 - alpha])
+        lo, hi = quantiles_with_inf(t, [alpha, 1 - alpha])
         return (
             est,
             from_days(float(lo)) if np.isfinite(lo) else None,
@@ -227,15 +272,24 @@ class Trend:
         return float(np.mean(y >= math.log2(minutes)))
 
 
-def _ols(t: Array, y: Array) -> tuple[Array, Array]:
-    """Least squares for many rows of y (B, n) against t (B, n)."""
-    tm = t.mean(axis=1, keepdims=True)
-    ym = y.mean(axis=1, keepdims=True)
-    sxx = ((t - tm) ** 2).sum(axis=1)
-    sxy = ((t - tm) * (y - ym)).sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        slope = np.where(sxx > 0, sxy / np.where(sxx > 0, sxx, 1), np.nan)
-    return ym[:, 0] - slope * tm[:, 0], slope
+def _ols(t: Array, y: Array, m: Array | None = None) -> tuple[Array, Array]:
+    """Least squares for many rows of y (B, n) against t (B, n), optionally masked (0/1 m)."""
+    if m is None:
+        tm = t.mean(axis=1, keepdims=True)
+        ym = y.mean(axis=1, keepdims=True)
+        sxx = ((t - tm) ** 2).sum(axis=1)
+        sxy = ((t - tm) * (y - ym)).sum(axis=1)
+    else:
+        n = m.sum(axis=1, keepdims=True)
+        nz = np.where(n > 0, n, 1)
+        y = np.where(m > 0, y, 0.0)
+        tm = (m * t).sum(axis=1, keepdims=True) / nz
+        ym = (m * y).sum(axis=1, keepdims=True) / nz
+        sxx = (m * (t - tm) ** 2).sum(axis=1)
+        sxy = (m * (t - tm) * (y - ym)).sum(axis=1)
+    ok = sxx > 1e-9 * np.maximum(1.0, (t * t).max(axis=1))
+    slope = np.where(ok, sxy / np.where(ok, sxx, 1), np.nan)
+    return ym[:, 0] - np.where(ok, slope, 0.0) * tm[:, 0], slope
 
 
 def fit_trend(
@@ -244,25 +298,30 @@ def fit_trend(
     n_bootstrap: int = 1000,
     ci: float = 0.95,
     seed: int = 42,
-    resample_models: bool = True,
+    method: str = "metr",
 ) -> Trend:
     """Fit log2(horizon) against release date and bootstrap it.
 
     Args:
         points: the models to fit (usually :func:`frontier` of all models).
         samples: optional (B, len(points)) joint bootstrap horizons in minutes (e.g. from
-            :func:`estimate_horizons`); replaces the log-normal redraw from intervals.
+            :func:`estimate_horizons`; NaN, inf or 0 where a resample has no horizon);
+            replaces the log-normal redraw from intervals.
         n_bootstrap: bootstrap samples when ``samples`` is not given.
         ci: interval coverage.
         seed: random seed.
-        resample_models: also resample the models with replacement.
+        method: ``metr`` (fixed models, METR's rule) or ``resample-models``.
 
     Returns:
         The :class:`Trend`.
 
     Raises:
-        AnalyticsError: fewer than two distinct release dates, non-positive horizons.
+        AnalyticsError: fewer than two distinct release dates, non-positive horizons, an
+            unknown method.
     """
+    if method not in TREND_METHODS:
+        raise AnalyticsError(f"unknown trend method {method!r}; choose one of "
+                             f"{', '.join(TREND_METHODS)}")
     pts = list(points)
     if len({p.release_date for p in pts}) < 2:
         raise AnalyticsError(
@@ -280,12 +339,20 @@ def fit_trend(
     rng = np.random.default_rng(seed)
     n = len(pts)
     if samples is not None:
-        ys = np.log2(np.clip(np.asarray(samples, dtype=np.float64), 1e-300, 1e300))
-        if ys.ndim != 2 or ys.shape[1] != n:
-            raise AnalyticsError(f"samples must have shape (B, {n}), found {ys.shape}")
-        nb = ys.shape[0]
+        raw = np.asarray(samples, dtype=np.float64)
+        if raw.ndim != 2 or raw.shape[1] != n:
+            raise AnalyticsError(f"samples must have shape (B, {n}), found {raw.shape}")
+        nb = raw.shape[0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if method == "metr":
+                usable = np.isfinite(raw) & (raw >= MIN_SAMPLE_MINUTES)
+                ys = np.where(usable, np.log2(np.where(usable, raw, 1.0)), 0.0)
+            else:
+                usable = None
+                ys = np.log2(np.clip(np.nan_to_num(raw, nan=0.0), 1e-300, 1e300))
     else:
         nb = n_bootstrap
+        usable = None
         z = rng.standard_normal((nb, n))
         up = np.array(
             [(math.log2(p.ci_high / p.minutes) / 1.96) if p.ci_high else 0.0 for p in pts]
@@ -294,11 +361,12 @@ def fit_trend(
             [(math.log2(p.minutes / p.ci_low) / 1.96) if p.ci_low else 0.0 for p in pts]
         )
         ys = y[None, :] + z * np.where(z > 0, up[None, :], down[None, :])
-    idx = (rng.integers(0, n, size=(nb, n)) if resample_models
-           else np.broadcast_to(np.arange(n), (nb, n)))
-    ts = t[idx]
-    yb = np.take_along_axis(ys, idx, axis=1)
-    ab, bb = _ols(ts, yb)
+    if method == "resample-models":
+        idx = rng.integers(0, n, size=(nb, n))
+        ab, bb = _ols(t[idx], np.take_along_axis(ys, idx, axis=1))
+    else:
+        ts = np.broadcast_to(t, (nb, n))
+        ab, bb = _ols(ts, ys, None if usable is None else usable.astype(np.float64))
     ok = np.isfinite(bb)
     return Trend(
         points=tuple(pts),
@@ -307,4 +375,6 @@ def fit_trend(
         r_squared=r2,
         samples=np.stack([ab[ok], bb[ok]], axis=1),
         ci=ci,
+        method=method,
+        n_unfit=int((~ok).sum()),
     )

@@ -38,25 +38,22 @@ def raw_weights(records: RunRecords, weighting: str = "invsqrt") -> npt.NDArray[
         One weight per run.
     """
     scheme = check_weighting(weighting)
-    n = len(records)
-    _, agent_idx = np.unique(records.agent, return_inverse=True)
-    _, task_idx = np.unique(records.task, return_inverse=True)
-    _, fam_idx = np.unique(records.family, return_inverse=True)
-    n_tasks = int(task_idx.max()) + 1
+    agent = records.agent_codes.astype(np.int64)
+    task = records.task_codes.astype(np.int64)
+    n_tasks = len(records.task_names)
     # runs per (agent, task)
-    at = agent_idx * n_tasks + task_idx
+    at = agent * n_tasks + task
     _, at_inv, at_counts = np.unique(at, return_inverse=True, return_counts=True)
     w = 1.0 / at_counts[at_inv].astype(np.float64)
     if scheme == "invsqrt":
         # distinct tasks per (agent, family)
-        n_fam = int(fam_idx.max()) + 1
-        pairs = np.unique(np.stack([agent_idx, fam_idx, task_idx]), axis=1)
-        af_key = pairs[0] * n_fam + pairs[1]
-        keys, counts = np.unique(af_key, return_counts=True)
-        lookup = dict(zip(keys.tolist(), counts.tolist(), strict=True))
-        per_run = np.array([lookup[k] for k in (agent_idx * n_fam + fam_idx).tolist()], float)
-        w = w / np.sqrt(per_run)
-    assert w.shape == (n,)
+        n_fam = len(records.family_names)
+        cells = np.unique(at)
+        fam_of_cell = records.task_family[cells % n_tasks].astype(np.int64)
+        af = (cells // n_tasks) * n_fam + fam_of_cell
+        keys, counts = np.unique(af, return_counts=True)
+        per_run = counts[np.searchsorted(keys, agent * n_fam + records.task_family[task])]
+        w = w / np.sqrt(per_run.astype(np.float64))
     return np.asarray(w, dtype=np.float64)
 
 
@@ -71,9 +68,8 @@ def task_weights(records: RunRecords, weighting: str = "invsqrt") -> npt.NDArray
         One weight per run; each agent's weights sum to 1.
     """
     w = raw_weights(records, weighting)
-    _, agent_idx = np.unique(records.agent, return_inverse=True)
-    totals = np.bincount(agent_idx, weights=w)
-    return np.asarray(w / totals[agent_idx], dtype=np.float64)
+    totals = np.bincount(records.agent_codes, weights=w)
+    return np.asarray(w / totals[records.agent_codes], dtype=np.float64)
 
 
 def weighted_success(records: RunRecords, weighting: str = "invsqrt") -> dict[str, float]:
@@ -88,7 +84,7 @@ def weighted_success(records: RunRecords, weighting: str = "invsqrt") -> dict[st
     """
     w = task_weights(records, weighting)
     out: dict[str, float] = {}
-    for a in records.agents:
-        m = records.agent == a
+    for k, a in enumerate(records.agent_names):
+        m = records.agent_codes == k
         out[a] = float(np.sum(w[m] * records.score[m]))
     return out

@@ -10,25 +10,25 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from rubicon.campaign import EXTERNAL, Campaign, CampaignConfig
+from rubicon import Campaign, RubiconError, State
 from rubicon.cli._common import add_dir_flag, console
-from rubicon.errors import RubiconError
-from rubicon.store import Store
-from rubicon.types import State
-from rubicon.workspace import read_workspace
+from rubicon.cli._safe import plain, safe
+from rubicon.store import open_store, store_path
+
+EXTERNAL = Campaign.EXTERNAL
 
 
 def _campaign(args: argparse.Namespace) -> Campaign:
-    has_store = (Path(args.dir) / Store.FILENAME).exists()
+    has_store = store_path(args.dir).exists()
     if has_store and (args.campaign or args.task is None):
         return Campaign.open(args.dir, args.campaign)
     if has_store and args.task is not None:
-        store = Store(args.dir)
+        store = open_store(args.dir)
         for info in reversed(store.campaigns()):
             if info.researcher == EXTERNAL and args.task in (info.task_name, info.task_dir):
                 return Campaign.open(args.dir, info.id)
     return Campaign.create(args.task or "demo-inversions", EXTERNAL, directory=args.dir,
-                           cfg=CampaignConfig())
+                           cfg=args.settings.campaign_config())
 
 
 def _ask(args: argparse.Namespace) -> int:
@@ -38,9 +38,9 @@ def _ask(args: argparse.Namespace) -> int:
     dest = Path(args.workspace) if args.workspace else Path(tempfile.mkdtemp(prefix="rubicon-ask-"))
     exp = c.ask_workspace(dest)
     console.print(f"[bold]experiment #{exp.id}[/] (campaign {c.info.id}); parent #{exp.parent_id}")
-    console.print(f"workspace: [bold]{dest}[/]")
+    console.print(f"workspace: [bold]{safe(dest)}[/]")
     console.print(f"editable: {', '.join(c.task.spec.editable)}\n")
-    console.print(c.task.instructions, markup=False)
+    console.print(plain(c.task.instructions), markup=False)
     console.print(f"\nwhen done: rubicon tell {exp.id} --dir {args.dir} --rationale '...'")
     return 0
 
@@ -60,13 +60,12 @@ def _tell(args: argparse.Namespace) -> int:
     ws = Path(args.workspace or exp.meta.get("workspace", ""))
     if not ws.is_dir():
         raise RubiconError(f"workspace {ws} not found; pass --workspace PATH")
-    files, outside = read_workspace(c.task, ws, c.task.workspace_files())
-    console.print(f"measuring experiment #{exp.id} from {ws} ...")
-    done = c.tell(exp.id, files=files, outside_edits=outside, rationale=args.rationale)
+    console.print(f"measuring experiment #{exp.id} from {safe(ws)} ...")
+    done = c.tell_workspace(exp.id, ws, rationale=args.rationale)
     sp = f", speedup {done.speedup:.3f}x vs baseline" if done.speedup else ""
     color = "green" if done.state == State.OK else "red"
     console.print(f"[bold {color}]{done.state.value}[/], "
-                  f"{done.decision.value if done.decision else '-'}: {done.reason}{sp}")
+                  f"{done.decision.value if done.decision else '-'}: {safe(done.reason)}{sp}")
     return 0 if done.state == State.OK else 1
 
 

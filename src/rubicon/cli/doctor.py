@@ -1,4 +1,5 @@
-"""`rubicon doctor`: what works on this machine (sandbox, limits, cgroups, torch, threads)."""
+"""`rubicon doctor`: what works on this machine (sandbox, limits, cgroups, torch, threads), and
+the real cause of what does not (rubicon.runner._diagnose)."""
 
 from __future__ import annotations
 
@@ -8,45 +9,12 @@ import platform
 import shutil
 import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
 
+from rich.markup import escape
 from rich.table import Table
 
 from rubicon.cli._common import console
-
-
-def _check_sandbox() -> list[tuple[str, str, str]]:
-    from rubicon.runner import SandboxSpec, run_sandboxed
-    from rubicon.runner._cgroup import PidsGroup
-    from rubicon.runner.sandbox import detect_backend
-
-    rows = []
-    backend = detect_backend()
-    ok = "ok" if backend == "bwrap" else "warn"
-    rows.append(("sandbox backend", ok, backend + ("" if backend == "bwrap" else
-                 " (install bubblewrap: apt-get install bubblewrap)")))
-    with tempfile.TemporaryDirectory() as d:
-        ws = Path(d)
-        probe = ("import socket,os\ntry:\n socket.create_connection(('127.0.0.1',9),0.5);print('net')\n"
-                 "except OSError:\n print('nonet')\nprint(os.getpid())")
-        t0 = time.perf_counter()
-        f = run_sandboxed(SandboxSpec(argv=["python", "-c", probe], cwd=ws, log_path=ws / "log"))
-        dt = time.perf_counter() - t0
-        out = f.output_tail.split()
-        rows.append(("network blocked", "ok" if "nonet" in out else "FAIL", " ".join(out[:1])))
-        rows.append(("own pid namespace", "ok" if out[-1:] == ["1"] else "warn", f"pid {out[-1:]}"))
-        rows.append(("sandboxed python start", "ok", f"{dt * 1000:.0f} ms"))
-        f = run_sandboxed(SandboxSpec(argv=["python", "-c", "b=bytearray(2**31)"], cwd=ws,
-                                      log_path=ws / "log", memory_mb=512))
-        rows.append(("memory limit", "ok" if f.exit_code != 0 else "FAIL", f.killed_reason or "-"))
-    g = PidsGroup.create(16)
-    rows.append(("cgroup pids (fork bombs)", "ok" if g else "warn",
-                 str(g.path) if g else "not writable: process count limited by timeout only"))
-    if g:
-        g.remove()
-    return rows
+from rubicon.runner import sandbox_rows
 
 
 def _check_torch() -> tuple[str, str, str]:
@@ -70,11 +38,11 @@ def _doctor(args: argparse.Namespace) -> int:
     t.add_row("python", "ok", f"{platform.python_version()} at {sys.executable}")
     t.add_row("cores", "ok", f"{len(cores)} usable: {cores}")
     t.add_row("bwrap", "ok" if shutil.which("bwrap") else "warn", shutil.which("bwrap") or "missing")
-    rows = _check_sandbox()
+    rows = sandbox_rows()
     rows.append(_check_torch())
     for row in rows:
-        style = {"ok": "green", "warn": "yellow", "FAIL": "red"}[row[1]]
-        t.add_row(row[0], f"[{style}]{row[1]}[/]", row[2])
+        style = {"ok": "green", "warn": "yellow", "FAIL": "red", "skip": "dim"}[row[1]]
+        t.add_row(escape(row[0]), f"[{style}]{row[1]}[/]", escape(row[2]))
     console.print(t)
     return 1 if any(r[1] == "FAIL" for r in rows) else 0
 

@@ -7,6 +7,18 @@
    `screen_cap_min_seconds`, the screening run is stopped as soon as it passes that clear-loser
    time, so a slow candidate costs little more than the incumbent (recorded `timed_out`, reason
    "clear loser: still running ...").
+2a. The quick look (only when the incumbent's own recorded runs are given as `reference_values`:
+   the baseline's runs of this campaign), taken when the screening run is already better by more
+   than `quick_margin`: after each of the candidate's runs (the screening run first), up to as
+   many as there are reference values, its log values and the recorded runs' are compared as two
+   samples (pooled-variance t bound; one look per candidate run, each at level
+   `quick_share * alpha / len(reference_values)`, so the looks together keep `quick_share *
+   alpha`); promote when the upper bound of the log ratio is below -log(1 + quick_margin). With
+   one candidate run the variance comes from the recorded runs alone (1 degree of freedom for
+   two): only a very large, steady effect passes that look. The recorded runs are not
+   back to back with the candidate's, so the margin (25%) keeps drift of the machine from
+   promoting an equal candidate; a large effect (lm-speedrun's first candidates are 5-10x) is then
+   confirmed without running the slow baseline again.
 2. Pairs: incumbent and candidate run back to back, the order alternating (AB, BA, ...) to cancel
    drift. After `min_pairs`, a one-sided t bound on the mean log ratio decides:
    promote when the upper bound is below 0 (the candidate is better with confidence);
@@ -15,9 +27,12 @@
    `futility_power` chance (conditional power); otherwise add pairs up to `max_pairs`, then
    discard as inconclusive.
    Each look uses alpha / (number of looks) -- a Bonferroni split, so an A/A comparison is
-   promoted with probability at most alpha however many looks it takes.
+   promoted with probability at most alpha however many looks it takes. With a quick look the
+   paired looks share (1 - quick_share) * alpha, so the sum stays alpha.
 3. A run during which other processes used more than `max_foreign_load` cores is re-run (up to
-   `max_reruns` times) and recorded as not scored.
+   `max_reruns` times) and recorded as not scored; when the last allowed re-run is loaded too, it
+   is scored (a busy machine must not stall the campaign) and its note says so. Every recorded
+   run carries a note: why it was scored or not (`TimedRun.note`).
 Every candidate run in a pair is evaluated again (fresh held-out data): all must pass the gates.
 """
 
@@ -25,42 +40,30 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rubicon.config import ProtocolConfig as ProtocolConfig  # re-exported: moved to rubicon.config
 from rubicon.measure.stats import (
     PairedEstimate,
     coefficient_of_variation,
     conditional_power,
     median,
     paired_log_ratio,
+    two_sample_log_ratio,
 )
-from rubicon.measure.trial import Trial
-from rubicon.types import State, TimedRun
+from rubicon.types import KillReason, RunFacts, State, TimedRun, Trial
+
+# Ratios need positive values, but a maximized score can be 0 (no hidden test passed, no
+# question answered right). Values at or below 0 count as this floor in every ratio: any
+# positive score beats 0, and 0 against 0 is a tie.
+OBJECTIVE_FLOOR = 1e-6
 
 
-@dataclass(frozen=True)
-class ProtocolConfig:
-    alpha: float = 0.05
-    # 2: a large effect (a 3x speedup) is promoted after two pairs; small ones need more anyway,
-    # since the t bound with one degree of freedom is wide
-    min_pairs: int = 2
-    max_pairs: int = 6
-    min_effect: float = 0.01  # smallest relative improvement worth promoting
-    # stop a comparison whose chance of promotion within max_pairs, at the current trend, is
-    # below this (conditional power); 0 turns it off
-    futility_power: float = 0.05
-    loser_margin: float = 0.10  # screening: discard if worse than incumbent median by this
-    max_foreign_load: float = 0.5  # cores used by other processes during a timed run
-    max_reruns: int = 2
-    # Stop a screening run at the clear-loser time only when the incumbent takes at least this
-    # long: on short tasks the saving is nil and a finished run says more (crash, gate failure).
-    screen_cap_min_seconds: float = 30.0
-
-    @property
-    def looks(self) -> int:
-        return self.max_pairs - self.min_pairs + 1
+def _pos(v: float) -> float:
+    return v if v > OBJECTIVE_FLOOR else OBJECTIVE_FLOOR
 
 
 @dataclass
@@ -76,7 +79,8 @@ class Verdict:
     log_tail: str = ""
 
 
-def record_run(trial: Trial, role: str, pair: int, scored: bool, metric: str) -> TimedRun:
+def record_run(trial: Trial, role: str, pair: int, scored: bool, metric: str,
+               note: str = "") -> TimedRun:
     f = trial.facts
     value = trial.metrics.get(metric)
     return TimedRun(
@@ -84,7 +88,92 @@ def record_run(trial: Trial, role: str, pair: int, scored: bool, metric: str) ->
         role=role, pair=pair, wall_seconds=f.wall_seconds, cpu_seconds=f.cpu_seconds,
         peak_memory_mb=f.peak_memory_mb, foreign_load=f.foreign_load, exit_code=f.exit_code,
         scored=scored, cores=f.cores, threads=f.threads, started_at=f.started_at,
+        kill_reason="" if f.kill_reason == KillReason.NONE else f.kill_reason.value,
+        note=note, state=trial.state.value,
+        metrics={k: v for k, v in trial.metrics.items() if isinstance(v, int | float | str | bool)},
     )
+
+
+class BudgetEnded(Exception):  # noqa: N818 - a stop, not an error
+    """A timed run was stopped because the campaign's budget ended (its kill reason is
+    `budget`); it is recorded, not scored, and the measurement stays unfinished."""
+
+
+def replayed(r: TimedRun, metric: str) -> Trial:
+    """The Trial a recorded run stands for (to continue an interrupted measurement)."""
+    facts = RunFacts(exit_code=r.exit_code, wall_seconds=r.wall_seconds, cpu_seconds=r.cpu_seconds,
+                     peak_memory_mb=r.peak_memory_mb, foreign_load=r.foreign_load, cores=r.cores,
+                     threads=r.threads, started_at=r.started_at)
+    metrics: dict[str, Any] = dict(r.metrics)
+    if r.objective is not None:
+        metrics.setdefault(metric, r.objective)
+    return Trial(facts=facts, metrics=metrics, state=State(r.state or State.OK.value))
+
+
+class RunLog:
+    """The timed runs of one measurement, in the order they ran: the re-run rule for loaded
+    runs (module doc, 3), a note on every run saying why it was scored or not, `on_run` called
+    with each new run (the campaign stores it at once, so a kill loses no finished run), and the
+    replay of `prior`: runs an interrupted measurement of the same comparison recorded, used in
+    place of running again as long as they match what the rule asks for next."""
+
+    def __init__(self, cfg: ProtocolConfig, metric: str, prior: Sequence[TimedRun] = (),
+                 on_run: Callable[[TimedRun], None] | None = None) -> None:
+        self.cfg = cfg
+        self.metric = metric
+        self.runs: list[TimedRun] = []
+        self.replayed = 0
+        self._prior = deque(r for r in prior if r.state and r.kill_reason != KillReason.BUDGET)
+        self._on_run = on_run
+
+    def _next(self, fn: Callable[[], Trial], role: str, pair: int) -> tuple[Trial, TimedRun | None]:
+        if self._prior and self._prior[0].role == role and self._prior[0].pair == pair:
+            r = self._prior.popleft()
+            self.replayed += 1
+            return replayed(r, self.metric), r
+        self._prior.clear()  # the measurement took another path: run from here on
+        return fn(), None
+
+    def _add(self, t: Trial, old: TimedRun | None, role: str, pair: int, scored: bool,
+             note: str) -> None:
+        if old is not None:
+            self.runs.append(old)
+            return
+        r = record_run(t, role, pair, scored, self.metric, note)
+        self.runs.append(r)
+        if self._on_run is not None:
+            self._on_run(r)
+
+    def timed(self, fn: Callable[[], Trial], role: str, pair: int) -> Trial:
+        """One scored run of `fn` (re-running loaded ones); raises BudgetEnded when the
+        campaign's budget stopped it."""
+        cfg, limit = self.cfg, self.cfg.max_foreign_load
+        for attempt in range(cfg.max_reruns + 1):
+            t, old = self._next(fn, role, pair)
+            load = t.facts.foreign_load
+            if t.facts.kill_reason == KillReason.BUDGET:
+                self._add(t, old, role, pair, False,
+                          f"stopped at {t.facts.wall_seconds:.0f} s: the campaign's budget ended "
+                          "(not scored; a resumed run runs it again)")
+                raise BudgetEnded(t.reason)
+            loaded = load > limit
+            # a run that timed out under foreign load may have been slowed by it: re-run too
+            if loaded and (t.ok or t.state == State.TIMED_OUT) and attempt < cfg.max_reruns:
+                self._add(t, old, role, pair, False,
+                          f"re-run: other processes used {load:.2f} cores during it "
+                          f"(more than max_foreign_load {limit:g})")
+                continue
+            if not t.ok:
+                note = f"not scored: the run {t.state.value.replace('_', ' ')}"
+            elif loaded:
+                note = (f"scored although other processes used {load:.2f} cores (more than "
+                        f"max_foreign_load {limit:g}): the re-run limit (max_reruns "
+                        f"{cfg.max_reruns}) was reached")
+            else:
+                note = f"scored: other processes used {load:.2f} cores (at most {limit:g})"
+            self._add(t, old, role, pair, t.ok, note)
+            return t
+        raise AssertionError("unreachable")
 
 
 def compare(
@@ -96,33 +185,29 @@ def compare(
     cfg: ProtocolConfig | None = None,
     deadline: float | None = None,
     screen: Callable[[float], Trial] | None = None,
+    reference_values: Sequence[float] = (),
+    prior: Sequence[TimedRun] = (),
+    on_run: Callable[[TimedRun], None] | None = None,
 ) -> Verdict:
-    """Decide whether a candidate beats the incumbent. Never raises for candidate behaviour.
+    """Decide whether a candidate beats the incumbent. Never raises for candidate behaviour
+    (BudgetEnded: the campaign's budget stopped a run; the runs so far went to `on_run`).
 
     `screen(cap)` runs the candidate once with its wall time capped at `cap` seconds; given, it
     is used for the screening run when the metric is ``wall_seconds`` and lower is better.
 
     `deadline` (time.monotonic()): no new pair starts after it; the candidate is then discarded
     as inconclusive, so a campaign's budget ends with recorded results, not an overrun.
+
+    `reference_values`: the incumbent's own recorded runs, for the quick look (module doc, 2a).
+    `prior`, `on_run`: see RunLog.
     """
     cfg = cfg or ProtocolConfig()
-    runs: list[TimedRun] = []
+    log = RunLog(cfg, metric, prior, on_run)
+    runs = log.runs
+    timed = log.timed
     sign = -1.0 if maximize else 1.0
 
-    def timed(fn: Callable[[], Trial], role: str, pair: int) -> Trial:
-        for attempt in range(cfg.max_reruns + 1):
-            t = fn()
-            # a run that timed out under foreign load may have been slowed by it: re-run too
-            noisy = (t.facts.foreign_load > cfg.max_foreign_load
-                     and (t.ok or t.state == State.TIMED_OUT))
-            if noisy and attempt < cfg.max_reruns:
-                runs.append(record_run(t, role, pair, False, metric))
-                continue
-            runs.append(record_run(t, role, pair, t.ok, metric))
-            return t
-        raise AssertionError("unreachable")
-
-    inc_med = median(incumbent_values)
+    inc_med = _pos(median(incumbent_values))
     # A noisy machine must not turn equal candidates into "clear losers": widen the margin to
     # three coefficients of variation of the incumbent's own recorded runs.
     margin = max(cfg.loser_margin, 3 * coefficient_of_variation(incumbent_values))
@@ -145,7 +230,7 @@ def compare(
     value = float(first.metrics[metric])
     v.candidate_values.append(value)
     v.objective = value
-    worse = sign * math.log(value / inc_med)
+    worse = sign * math.log(_pos(value) / inc_med)
     if worse > math.log1p(margin):
         v.reason = (
             f"clear loser: {metric} {value:.4g} vs incumbent median {inc_med:.4g} "
@@ -153,9 +238,17 @@ def compare(
         )
         return v
 
+    ref = [_pos(x) for x in reference_values]
+    quick = cfg.quick_share > 0 and len(ref) >= 2
+    alpha_look = cfg.alpha * ((1 - cfg.quick_share) if quick else 1.0) / cfg.looks
+    # the quick look could not pass unless the screening run already shows the margin
+    if quick and -worse > math.log1p(cfg.quick_margin):
+        done = _quick_look(v, log, run_candidate, ref, metric, maximize, cfg, deadline)
+        if done:
+            return v
+
     cand: list[float] = []
     inc: list[float] = []
-    alpha_look = cfg.alpha / cfg.looks
     for pair in range(1, cfg.max_pairs + 1):
         if deadline is not None and time.monotonic() >= deadline:
             v.reason = f"budget ended after {len(cand)} pairs: not enough evidence to promote"
@@ -173,9 +266,9 @@ def compare(
             return v
         if not a.ok:  # the incumbent failed on a re-run: no evidence either way from this pair
             continue
-        cand.append(float(c.metrics[metric]))
-        inc.append(float(a.metrics[metric]))
-        v.candidate_values.append(cand[-1])
+        cand.append(_pos(float(c.metrics[metric])))
+        inc.append(_pos(float(a.metrics[metric])))
+        v.candidate_values.append(float(c.metrics[metric]))
         v.objective = median(v.candidate_values)
         if len(cand) < cfg.min_pairs:
             continue
@@ -203,3 +296,30 @@ def compare(
         if v.estimate else ""
     )
     return v
+
+
+def _quick_look(v: Verdict, log: RunLog, run_candidate: Callable[[], Trial], ref: list[float],
+                metric: str, maximize: bool, cfg: ProtocolConfig, deadline: float | None) -> bool:
+    """Step 2a of the module doc. True when it decided (promoted, or the candidate failed)."""
+    cand = [_pos(x) for x in v.candidate_values]
+    alpha = cfg.alpha * cfg.quick_share / len(ref)  # one look per candidate run (Bonferroni)
+    while True:
+        est = (two_sample_log_ratio(ref, cand, alpha) if maximize
+               else two_sample_log_ratio(cand, ref, alpha))
+        if est.high < -math.log1p(cfg.quick_margin):
+            v.estimate, v.promote = est, True
+            v.reason = (f"better: {metric} ratio {est.ratio:.3f}x [{est.ratio_low:.3f}, "
+                        f"{est.ratio_high:.3f}] over {est.n} run{'s' if est.n > 1 else ''} "
+                        f"against the baseline's {len(ref)} recorded runs (quick look: more "
+                        f"than {cfg.quick_margin:.0%} better)")
+            return True
+        if len(cand) >= len(ref) or (deadline is not None and time.monotonic() >= deadline):
+            return False
+        t = log.timed(run_candidate, "candidate", 0)
+        if not t.ok:
+            v.state, v.reason, v.metrics = t.state, f"screening: {t.reason}", t.metrics
+            v.log_tail = t.facts.output_tail
+            return True
+        cand.append(_pos(float(t.metrics[metric])))
+        v.candidate_values.append(float(t.metrics[metric]))
+        v.objective = median(v.candidate_values)

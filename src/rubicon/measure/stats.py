@@ -49,6 +49,27 @@ def paired_log_ratio(cand: list[float], inc: list[float], alpha: float) -> Paire
     return PairedEstimate(n=n, mean_log_ratio=mean, sd=sd, low=mean - half, high=mean + half)
 
 
+def two_sample_log_ratio(cand: list[float], ref: list[float], alpha: float) -> PairedEstimate:
+    """Difference of the mean logs of two independent samples (log of the ratio of geometric
+    means, candidate over reference) and its two-sided (1 - 2*alpha) t interval with the pooled
+    variance (n_c + n_r - 2 degrees of freedom); `n` is the candidate's sample size. A sample
+    of one adds a mean and no degree of freedom: the variance then comes from the other sample.
+
+    For runs that are not back to back (the quick look against recorded runs) the pairing is
+    arbitrary, and the pooled variance has twice the degrees of freedom of paired differences.
+    """
+    if not cand or not ref or len(cand) + len(ref) < 3:
+        raise ValueError("need a value in each sample and three in all")
+    lc, lr = [math.log(x) for x in cand], [math.log(x) for x in ref]
+    mc, mr = sum(lc) / len(lc), sum(lr) / len(lr)
+    ss = sum((x - mc) ** 2 for x in lc) + sum((x - mr) ** 2 for x in lr)
+    df = len(lc) + len(lr) - 2
+    sd = max(math.sqrt(ss / df), 1e-9)
+    half = t_quantile(1 - alpha, df) * sd * math.sqrt(1 / len(lc) + 1 / len(lr))
+    mean = mc - mr
+    return PairedEstimate(n=len(lc), mean_log_ratio=mean, sd=sd, low=mean - half, high=mean + half)
+
+
 def conditional_power(est: PairedEstimate, max_pairs: int, alpha: float) -> float:
     """Chance that the promotion rule fires at `max_pairs` if the remaining pairs follow the
     current trend (their log ratios drawn with the current mean and sd, the sd held fixed).

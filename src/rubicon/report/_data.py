@@ -1,6 +1,6 @@
 """Read-only views of a campaign: what the report and the dashboard show, as plain data.
 
-Everything here reads the store through `rubicon.store.Store` (opened read-only by
+Everything here reads the store through the `rubicon.store.Store` protocol (opened read-only by
 `open_read_only`) and never writes.
 """
 
@@ -13,41 +13,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rubicon.store import Store
-from rubicon.types import CampaignInfo, Decision, Experiment, State
+from rubicon.errors import StoreError
+from rubicon.store import Store, open_store
+from rubicon.store.live import read_run_progress
+from rubicon.types import TOKEN_KEYS, CampaignInfo, Decision, Experiment, State
+from rubicon.verdicts import compared_with, explain
 from rubicon.workspace import diff_files
 
 FAILED = (State.CRASHED, State.TIMED_OUT, State.GATE_FAILED, State.TAMPERED, State.INVALID)
-COST_KEYS = ("tokens", "input_tokens", "output_tokens", "cost_usd")
+COST_KEYS = (*TOKEN_KEYS, "cost_usd")
 
 
-class ReadOnlyStore(Store):
-    """A Store whose connection is opened with SQLite's `mode=ro`: every write fails.
-
-    It skips the schema migration (a write) and only checks the schema version.
-    """
-
-    def __init__(self, path: str | Path) -> None:
-        super().__init__(path, create=False, read_only=True)
-
-    def last_change(self, cid: str) -> tuple[int, float]:
-        """(experiments recorded, latest created/finished time) of a campaign: one query."""
-        row = self._db.execute(
-            "SELECT COUNT(*), MAX(COALESCE(finished_at, created_at)), SUM(state='pending') "
-            "FROM experiments WHERE campaign_id=?", (cid,)).fetchone()
-        return int(row[0]) - int(row[2] or 0), float(row[1] or 0.0)
+def open_read_only(directory: str | Path) -> Store:
+    """Open the store under `directory` (or a .db file) read-only: every write fails, nothing
+    is created or upgraded (a store written by an older rubicon is read as it is)."""
+    return open_store(directory, create=False, read_only=True)
 
 
-def open_read_only(directory: str | Path) -> ReadOnlyStore:
-    """Open the store under `directory` (or a .db file) read-only."""
-    return ReadOnlyStore(directory)
-
-
-def fingerprint(store: ReadOnlyStore, cid: str) -> tuple[str, int]:
+def fingerprint(store: Store, cid: str) -> tuple[str, int]:
     """(token, finished experiments): the token changes whenever an experiment of the campaign
     is added or recorded or the campaign's status changes. Two small queries: cheap to poll."""
     info = store.campaign(cid)
-    done, last = store.last_change(info.id)
+    done, last = store.progress(info.id)
     return f"{info.status}|{info.incumbent_id}|{done}|{last:.6f}", done
 
 
@@ -77,6 +64,7 @@ class Row:
     tokens: float
     cost_usd: float
     depth: int = 0
+    vs: int | None = None  # the incumbent it was measured against (rubicon.verdicts.compared_with)
 
     @property
     def kept(self) -> bool:
@@ -184,13 +172,18 @@ def campaign_view(store: Store, cid: str | None = None) -> CampaignView:
     for e in exps:
         depth[e.id] = depth.get(e.parent_id, -1) + 1 if e.parent_id is not None else 0
         inc = incumbent_at.get(e.id)
-        b = band(inc.objective if inc else None, e.ratio_low, e.ratio_high)
+        # the stored ratio is worse/better (< 1: the candidate is better) in both directions
+        # (measure.protocol): candidate/incumbent when minimizing, incumbent/candidate when
+        # maximizing; speedup improves as the inverse of the ratio either way
+        inverse = (1 / e.ratio_high, 1 / e.ratio_low) if e.ratio_low and e.ratio_high else None
+        if maximize:
+            b = band(inc.objective if inc else None, *(inverse or (None, None)))
+        else:
+            b = band(inc.objective if inc else None, e.ratio_low, e.ratio_high)
         sb = None
-        if inc is not None and inc.speedup is not None and e.ratio_low and e.ratio_high:
-            lo, hi = ((e.ratio_low, e.ratio_high) if maximize
-                      else (1 / e.ratio_high, 1 / e.ratio_low))
-            sb = band(inc.speedup, lo, hi)
-        tokens = sum(_num(e.meta.get(k)) for k in ("tokens", "input_tokens", "output_tokens"))
+        if inc is not None and inc.speedup is not None and inverse is not None:
+            sb = band(inc.speedup, *inverse)
+        tokens = sum(_num(e.meta.get(k)) for k in TOKEN_KEYS)
         usd = _num(e.meta.get("cost_usd"))
         if any(k in e.meta for k in COST_KEYS):
             c = cost.setdefault(e.researcher, {"experiments": 0.0, "tokens": 0.0, "cost_usd": 0.0})
@@ -207,8 +200,8 @@ def campaign_view(store: Store, cid: str | None = None) -> CampaignView:
             started_min=(e.created_at - t0) / 60,
             finished_min=(e.finished_at - t0) / 60 if e.finished_at else None,
             took_s=(e.finished_at - e.created_at) if e.finished_at else None,
-            rationale=e.rationale, reason=e.reason, tokens=tokens, cost_usd=usd,
-            depth=depth[e.id],
+            rationale=e.rationale, reason=explain(e), tokens=tokens, cost_usd=usd,
+            depth=depth[e.id], vs=compared_with(e) if e.seq > 0 else None,
         ))
     counts = dict(Counter(r.state for r in rows))
     decisions = dict(Counter(r.decision or "pending" for r in rows))
@@ -231,3 +224,28 @@ def campaign_view(store: Store, cid: str | None = None) -> CampaignView:
         baseline=baseline, best=best, winning_diff=winning, direction=direction, metric=metric,
         confidence=max(0.0, 1 - 2 * alpha),
     )
+
+
+def live_run(store: Store, directory: str | Path, info: CampaignInfo) -> dict[str, Any] | None:
+    """The progress of the timed run going on now in campaign `info` (rubicon.store.live), or
+    None: the campaign is not running, no run printed progress, or that run's experiment is
+    recorded already. Adds `seconds` (elapsed now) and `eta` (seconds left, or None)."""
+    if info.status != "running":
+        return None
+    data = read_run_progress(directory, info.id)
+    if data is None:
+        return None
+    eid = data.get("experiment")
+    if isinstance(eid, int):
+        try:
+            if store.experiment(eid, runs=False).state != State.PENDING:
+                return None
+        except StoreError:
+            return None
+    elif info.baseline_id is not None:
+        return None  # the baseline is measured
+    at, elapsed = _num(data.get("at")) or time.time(), _num(data.get("elapsed")) or 0.0
+    since = max(0.0, time.time() - at)
+    step, total = min(int(data["step"]), int(data["total"])), int(data["total"])
+    eta = max(0.0, elapsed / step * (total - step) - since) if step > 0 else None
+    return {**data, "step": step, "seconds": elapsed + since, "eta": eta}

@@ -159,7 +159,8 @@ def _table(view: CampaignView, link: ExpLink) -> str:
             f'<td class="num" data-v="{r.id}">{_id_cell(r.id, link)}</td>'
             f'<td class="num">{r.seq}</td>'
             f'<td class="num" data-v="{"" if r.parent_id is None else r.parent_id}">'
-            f'{"-" if r.parent_id is None else "#" + str(r.parent_id)}</td>'
+            f'{"-" if r.parent_id is None else "#" + str(r.parent_id)}'
+            f'{"" if r.vs in (None, r.parent_id) else " (vs #" + str(r.vs) + ")"}</td>'
             f"<td>{escape(r.researcher)}</td>"
             f'<td data-v="{escape(verdict_key)}">{badge(r)}</td>'
             f'<td class="num" data-v="{"" if r.objective is None else repr(r.objective)}">'
@@ -203,6 +204,17 @@ def _cost(view: CampaignView) -> str:
             f"<th>tokens</th><th>cost (USD)</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
+def _returns(view: CampaignView) -> str:
+    """One line: do the promotions' gains grow or shrink (`rubicon returns`, docs/LINEAGE.md)."""
+    from rubicon.report.plots import returns_trend
+
+    steps, tr = returns_trend(view)
+    figures = (f": median ratio of successive gains {tr.ratio.text()}, slope of ln gain per "
+               f"promotion {tr.slope.text()}" if tr.ratio and tr.slope else "")
+    return (f'<p class="muted" id="returns">{len(steps)} promotion(s) with a gain over the '
+            f"incumbent they replaced; returns {escape(tr.verdict)}{escape(figures)}.</p>")
+
+
 def sections(view: CampaignView, img: ImageRef, link: ExpLink = None) -> str:
     """The body of a campaign page: the same for the report and the dashboard."""
     best, base = view.best, view.baseline
@@ -233,6 +245,9 @@ def sections(view: CampaignView, img: ImageRef, link: ExpLink = None) -> str:
         "<h2>Lineage</h2>",
         f'<img class="plot" id="plot-lineage" alt="lineage tree" src="{escape(img("lineage"))}">',
         "<details open><summary>as a tree</summary>", _tree(view, link), "</details>",
+        "<h2>Returns</h2>", _returns(view),
+        f'<img class="plot" id="plot-returns" alt="gain per promotion" '
+        f'src="{escape(img("returns"))}">',
         "<h2>Experiments</h2>",
         '<p class="muted">Click a column header to sort.</p>',
         _table(view, link),
@@ -254,7 +269,9 @@ def _header(info: CampaignInfo, view: CampaignView | None = None) -> str:
     extra = f", objective {escape(view.metric)} ({escape(view.direction)})" if view else ""
     return (f'<h1>rubicon campaign <span id="campaign-id">{escape(info.id)}</span></h1>'
             f'<p class="sub">task <b>{escape(info.task_name)}</b>, researcher '
-            f"<b>{escape(info.researcher)}</b>{extra}, started {_when(info.created_at)}, "
+            f'<b>{escape(info.researcher)}</b>{extra}, hints <b id="campaign-hints">'
+            f"{'on' if info.config.get('hints', True) else 'off'}</b>, "
+            f"started {_when(info.created_at)}, "
             f'status <b id="campaign-status">{escape(info.status)}</b></p>')
 
 
@@ -266,7 +283,7 @@ def report_page(view: CampaignView, img: ImageRef) -> str:
 
 
 def dashboard_page(view: CampaignView, campaigns: list[CampaignInfo], token: str,
-                   poll_ms: int = 1500) -> str:
+                   poll_ms: int = 1500, live: dict[str, Any] | None = None) -> str:
     """The live dashboard: the report's sections, refreshed from /api/campaign/<id>/view."""
     cid = view.info.id
     options = "".join(
@@ -300,15 +317,34 @@ def dashboard_page(view: CampaignView, campaigns: list[CampaignInfo], token: str
   setTimeout(tick, {poll_ms});
 }})();
 </script>"""
-    body = (_header(view.info, view) + nav + '<div id="sections">' +
+    body = (_header(view.info, view) + nav + '<div id="sections">' + live_section(live) +
             sections(view, img, lambda i: f"/experiment/{i}") + "</div>" + script)
     return _page(f"rubicon: {cid}", body)
 
 
-def view_fragment(view: CampaignView, token: str) -> str:
+def view_fragment(view: CampaignView, token: str, live: dict[str, Any] | None = None) -> str:
     cid = view.info.id
-    return sections(view, lambda name: f"/plot/{quote(cid)}/{name}.png?v={quote(token)}",
-                    lambda i: f"/experiment/{i}")
+    return live_section(live) + sections(
+        view, lambda name: f"/plot/{quote(cid)}/{name}.png?v={quote(token)}",
+        lambda i: f"/experiment/{i}")
+
+
+def _dur(s: float) -> str:
+    return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min" if s < 7200 else f"{s / 3600:.1f} h"
+
+
+def live_section(live: dict[str, Any] | None) -> str:
+    """The run going on now (report._data.live_run): a progress bar, elapsed time and ETA."""
+    if live is None:
+        return ""
+    eid = live.get("experiment")
+    who = escape(str(live.get("what", "run"))) + (f" #{eid}" if isinstance(eid, int) else "")
+    step, total = live["step"], live["total"]
+    eta = live.get("eta")
+    text = (f"{who}: step {step} of {total} ({step / total:.0%}), {_dur(live['seconds'])} "
+            f"elapsed" + (f", about {_dur(eta)} left" if eta is not None else ""))
+    return (f'<section id="run-progress"><h2>running now</h2><p><progress value="{step}" '
+            f'max="{total}"></progress> {text}</p></section>')
 
 
 def experiment_page(e: Experiment, info: CampaignInfo, base_diff: str | None) -> str:

@@ -199,8 +199,30 @@ def lineage_png(view: CampaignView) -> bytes:
     return _png(fig)
 
 
+def returns_trend(view: CampaignView) -> tuple[list[Any], Any]:
+    """(steps, trend) of the campaign's promotions: the returns meter (docs/LINEAGE.md)."""
+    from rubicon.analytics.returns import campaign_steps, trend
+
+    steps = campaign_steps(view.rows, view.direction == "maximize", view.confidence or 0.9)
+    return steps, trend(steps)
+
+
+def returns_png(view: CampaignView) -> bytes:
+    """Returns of the campaign: the incumbent per promotion and the gain of each promotion
+    over the incumbent it replaced, with the trend of log gain (`rubicon returns`)."""
+    from rubicon.analytics.returns import Estimate, promotions
+    from rubicon.analytics.returns_plot import returns_png as draw
+
+    steps, tr = returns_trend(view)
+    values = [(float(i), Estimate(r.objective or 0.0, r.ci_low, r.ci_high))
+              for i, r in enumerate(promotions(view.rows))]
+    return draw(f"{view.info.task_name}: gain per promotion", steps, tr, values,
+                value_label=view.metric, x_label="promotion (0 = baseline)")
+
+
 PLOTS = {
     "progress_experiments": lambda v: progress_png(v, "experiment"),
     "progress_time": lambda v: progress_png(v, "time"),
     "lineage": lineage_png,
+    "returns": returns_png,
 }

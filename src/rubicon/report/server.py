@@ -1,6 +1,6 @@
 """The live dashboard: FastAPI over the store, read-only, polled by the page.
 
-Every request opens its own read-only connection (`ReadOnlyStore`, SQLite `mode=ro`), so the
+Every request opens its own read-only connection (`open_read_only`, SQLite `mode=ro`), so the
 dashboard can never write and always sees what the running campaign has committed. The page
 polls `/api/campaign/<id>/view?since=<token>`, which answers with new HTML only when the
 campaign changed. FastAPI and uvicorn are imported lazily (`pip install 'rubicon[serve]'`).
@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from rubicon.errors import RubiconError, StoreError
-from rubicon.report._data import ReadOnlyStore, campaign_view, fingerprint, open_read_only
+from rubicon.report._data import campaign_view, fingerprint, live_run, open_read_only
+from rubicon.store import Store, store_path
 
 INSTALL = "pip install 'rubicon[serve]'"
 
@@ -65,6 +66,11 @@ class _PlotCache:
                 self.items.pop(next(iter(self.items)))
 
 
+def live_token(token: str, live: dict[str, Any] | None) -> str:
+    """The view's change token, moved on by every progress line of the run going on now."""
+    return token if live is None else f"{token}|{live.get('experiment')}:{live['step']}/{live['total']}"
+
+
 def create_app(directory: str | Path, poll_ms: int = 1500) -> Any:
     """The dashboard as an ASGI app over the store in `directory` (which may not exist yet)."""
     fastapi, _ = require_serve()
@@ -78,7 +84,7 @@ def create_app(directory: str | Path, poll_ms: int = 1500) -> Any:
     root = Path(directory)
 
     @contextmanager
-    def store() -> Iterator[ReadOnlyStore]:
+    def store() -> Iterator[Store]:
         s = open_read_only(root)
         try:
             yield s
@@ -101,17 +107,18 @@ def create_app(directory: str | Path, poll_ms: int = 1500) -> Any:
                 if campaigns:
                     view = campaign_view(s, campaign)
                     token, _ = fingerprint(s, view.info.id)
+                    live = live_run(s, root, view.info)
+                    token = live_token(token, live)
         except StoreError as e:
             if store_exists():
                 return not_found(e, as_html=True)
             campaigns = []
         if not campaigns:
             return waiting(f"no campaign in {root} yet; this page reloads when one starts")
-        return HTMLResponse(dashboard_page(view, campaigns, token, poll_ms))
+        return HTMLResponse(dashboard_page(view, campaigns, token, poll_ms, live))
 
     def store_exists() -> bool:
-        return (root / ReadOnlyStore.FILENAME).exists() or (root.suffix == ".db"
-                                                            and root.exists())
+        return store_path(root).exists()
 
     def api_campaigns() -> Any:
         try:
@@ -135,14 +142,16 @@ def create_app(directory: str | Path, poll_ms: int = 1500) -> Any:
         try:
             with store() as s:
                 info = s.campaign(cid)
-                token, done = fingerprint(s, info.id)
+                stored, done = fingerprint(s, info.id)  # plots change only with the store
+                live = live_run(s, root, info)
+                token = live_token(stored, live)
                 if token == since:
                     return {"token": token, "done": done, "status": info.status, "html": None}
                 view = campaign_view(s, info.id)
         except StoreError as e:
             return not_found(e)
         return {"token": token, "done": done, "status": info.status,
-                "html": view_fragment(view, token)}
+                "html": view_fragment(view, stored, live)}
 
     def plot(cid: str, name: str, v: str = "") -> Any:
         draw = PLOTS.get(name)

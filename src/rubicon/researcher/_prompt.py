@@ -29,10 +29,11 @@ from __future__ import annotations
 import difflib
 import random
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from rubicon.errors import ConfigError, ProposalError
+from rubicon.errors import ProposalError
 from rubicon.researcher import ResearchContext
 from rubicon.types import Edit, Experiment, Proposal, State
 from rubicon.workspace import apply_edits, code_hash
@@ -78,41 +79,6 @@ class ReplyError(ValueError):
 
 
 # -------------------------------------------------------------------------------------------
-# arguments
-
-
-def as_bool(name: str, v: Any) -> bool:
-    if isinstance(v, bool):
-        return v
-    s = str(v).strip().lower()
-    if s in ("1", "true", "yes", "on"):
-        return True
-    if s in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"researcher argument {name}={v!r}: use on/off (or true/false)")
-
-
-def as_int(name: str, v: Any, low: int = 0) -> int:
-    try:
-        n = int(str(v).strip()) if not isinstance(v, int) else v
-    except ValueError:
-        raise ConfigError(f"researcher argument {name}={v!r}: must be an integer") from None
-    if n < low:
-        raise ConfigError(f"researcher argument {name}={v!r}: must be >= {low}")
-    return n
-
-
-def as_float(name: str, v: Any, low: float = 0.0) -> float:
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        raise ConfigError(f"researcher argument {name}={v!r}: must be a number") from None
-    if not x >= low:
-        raise ConfigError(f"researcher argument {name}={v!r}: must be >= {low:g}")
-    return x
-
-
-# -------------------------------------------------------------------------------------------
 # what to work on next
 
 
@@ -133,11 +99,10 @@ class Plan:
         return m
 
 
-def _better_first(ctx: ResearchContext) -> list[Experiment]:
+def _better_first(ctx: ResearchContext) -> Iterator[Experiment]:
+    """Passing experiments, best objective first (light records, read as consumed)."""
     maximize = ctx.task.spec.objective.direction == "maximize"
-    ok = [e for e in ctx.history if e.state == State.OK and e.objective is not None]
-    return sorted(ok, key=lambda e: (-(e.objective or 0.0) if maximize else (e.objective or 0.0),
-                                     e.id))
+    return ctx.history.where(states=[State.OK]).best(maximize)
 
 
 def parent_pool(ctx: ResearchContext, lines: int) -> list[Experiment]:
@@ -148,11 +113,14 @@ def parent_pool(ctx: ResearchContext, lines: int) -> list[Experiment]:
     for e in _better_first(ctx):
         if len(pool) >= lines:
             break
-        h = code_hash(e.files)
-        if e.id == ctx.incumbent.id or h in seen:
+        if e.id == ctx.incumbent.id:
+            continue
+        full = ctx.history.by_id(e.id)
+        h = code_hash(full.files)
+        if h in seen:
             continue
         seen.add(h)
-        pool.append(e)
+        pool.append(full)
     return pool
 
 
@@ -161,8 +129,8 @@ def choose_plan(ctx: ResearchContext, name: str, lines: int = 3, explore: float 
     """Debug the last failure of this researcher if its debug chain is short enough;
     otherwise improve the incumbent, or (with probability `explore`) another of the best
     `lines` experiments. Deterministic given the history and the campaign seed."""
-    mine = [e for e in ctx.history if e.researcher == name]
-    last = mine[-1] if mine else None
+    latest = ctx.history.where(researcher=name).recent(1)
+    last = latest[0] if latest else None
     if last is not None and last.state in DEBUGGABLE:
         depth = int(last.meta.get("debug_depth", 0) or 0)
         if depth < max_debug:
@@ -177,19 +145,14 @@ def choose_plan(ctx: ResearchContext, name: str, lines: int = 3, explore: float 
 
 def spent(ctx: ResearchContext, name: str) -> tuple[int, float]:
     """Tokens (in + out) and dollars recorded so far by researcher `name` in this campaign."""
-    tokens, cost = 0, 0.0
-    for e in ctx.history:
-        if e.researcher != name:
-            continue
-        tokens += int(e.meta.get("tokens_in", 0) or 0) + int(e.meta.get("tokens_out", 0) or 0)
-        cost += float(e.meta.get("cost_usd", 0.0) or 0.0)
-    return tokens, cost
+    total = ctx.history.where(researcher=name).sum_meta("tokens_in", "tokens_out", "cost_usd")
+    return int(total["tokens_in"] + total["tokens_out"]), total["cost_usd"]
 
 
 def invalid_in_row(ctx: ResearchContext, name: str) -> int:
     """How many of this researcher's latest experiments in a row were invalid."""
     n = 0
-    for e in reversed([e for e in ctx.history if e.researcher == name]):
+    for e in reversed(ctx.history.where(researcher=name).light):
         if e.state != State.INVALID:
             break
         n += 1
@@ -229,8 +192,9 @@ def history_text(ctx: ResearchContext, limit: int = 40, tails: int = 4) -> str:
         f"{_fmt_num(ctx.baseline.objective)}; current best (incumbent) #{ctx.incumbent.id} = "
         f"{_fmt_num(ctx.incumbent.objective)}, speedup {_fmt_num(ctx.incumbent.speedup, 'x')}",
     ]
-    shown = [e for e in ctx.history if e.seq > 0][-limit:]
-    hidden = sum(1 for e in ctx.history if e.seq > 0) - len(shown)
+    tried = ctx.history.where(min_seq=1)  # not the baseline
+    shown = tried.light.recent(limit)
+    hidden = len(tried) - len(shown)
     if hidden:
         out.append(f"({hidden} older experiments not shown)")
     failed_ids = {e.id for e in shown if e.state not in (State.OK, State.PENDING)}
@@ -241,15 +205,16 @@ def history_text(ctx: ResearchContext, limit: int = 40, tails: int = 4) -> str:
         reason = " ".join(e.reason.split())[:200]
         out.append(f"#{e.id} (parent #{e.parent_id}) {e.state.value}/{decision}"
                    f" speedup {_fmt_num(e.speedup, 'x')}: {rationale} -> {reason}")
-        if e.id in tail_ids and e.log_tail.strip():
-            out.append("    output tail: " + _tail(e.log_tail, 4, 400).replace("\n", "\n    "))
+        log_tail = tried.by_id(e.id).log_tail if e.id in tail_ids else ""
+        if log_tail.strip():
+            out.append("    output tail: " + _tail(log_tail, 4, 400).replace("\n", "\n    "))
     if not shown:
         out.append("(no experiments yet besides the baseline)")
     return "\n".join(out)
 
 
 def hints_text(ctx: ResearchContext) -> str:
-    if not ctx.task.playbook:
+    if not ctx.hints or not ctx.task.playbook:
         return ""
     lines = [f"- {p.name}: {p.description} (touches {', '.join(sorted({e.file for e in p.edits}))})"
              for p in ctx.task.playbook]
@@ -469,11 +434,12 @@ def check_reply(ctx: ResearchContext, plan: Plan, reply: ParsedReply) -> dict[st
             raise ReplyError(msg + hint) from None
     if files == plan.parent.files:
         raise ReplyError("the edits change nothing")
-    h = code_hash(files)
-    for e in ctx.history:
-        if e.state not in (State.PENDING, State.INVALID) and code_hash(e.files) == h:
-            raise ReplyError(
-                f"this code is identical to experiment #{e.id}, already measured "
-                f"({e.state.value}: {' '.join(e.reason.split())[:200]}); propose something "
-                "different")
+    measured = [s for s in State if s not in (State.PENDING, State.INVALID)]
+    same = ctx.history.where(states=measured, code_hash=code_hash(files)).light
+    if len(same):
+        e = same[0]
+        raise ReplyError(
+            f"this code is identical to experiment #{e.id}, already measured "
+            f"({e.state.value}: {' '.join(e.reason.split())[:200]}); propose something "
+            "different")
     return files

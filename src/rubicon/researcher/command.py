@@ -20,20 +20,21 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from rubicon.errors import ConfigError
 from rubicon.researcher import ResearchContext
 from rubicon.researcher._prompt import (
     Plan,
-    as_bool,
-    as_float,
-    as_int,
     choose_plan,
     invalid_in_row,
     render_brief,
     unusable,
 )
+from rubicon.researcher._registry import parse_settings
+from rubicon.researcher._settings import AgentSettings
 from rubicon.types import Edit, Proposal
-from rubicon.workspace import read_workspace, write_workspace
+from rubicon.workspace import scan_workspace, write_workspace
 
 # New files an agent may leave behind that are never part of a proposal (ignored silently).
 DEFAULT_IGNORE = ".git,.git/*,.aider*,.claude,.claude/*,.codex,.codex/*"
@@ -51,57 +52,54 @@ def _kill_group(proc: subprocess.Popen[bytes], grace: float) -> None:
                 proc.wait(timeout=grace)
 
 
-class CommandResearcher:
-    """Runs an external agent command per proposal. Arguments may be strings (`-R key=value`).
+class CommandSettings(AgentSettings):
+    """Arguments of the `command` researcher (docs/RESEARCHERS.md, section "command")."""
 
-    Args:
-        cmd: shell command line (run by /bin/sh in the workspace copy), e.g.
-            `claude -p "$(cat "$RUBICON_BRIEF")" --permission-mode acceptEdits`; default
-            RUBICON_AGENT_CMD.
-        timeout: seconds before the agent's process group is killed (default 1800).
-        grace: seconds between SIGTERM and SIGKILL (default 5).
-        hints: show the task's playbook in the brief (on/off).
-        lines, explore, max_debug, history: as for the `llm` researcher.
-        ignore: comma-separated globs of new files never reported (agent state dirs).
-        keep: keep the temporary directories (on/off), for inspection.
-        max_invalid_in_row: stop after this many invalid proposals in a row.
-    """
+    cmd: str | None = Field(
+        default=None,
+        description="shell command line run by /bin/sh in the workspace copy, e.g. "
+                    "claude -p \"$(cat \"$RUBICON_BRIEF\")\" --permission-mode acceptEdits; "
+                    "default RUBICON_AGENT_CMD")
+    timeout: float = Field(default=1800.0, gt=0,
+                           description="seconds before the agent's process group is killed")
+    grace: float = Field(default=5.0, ge=0, description="seconds between SIGTERM and SIGKILL")
+    ignore: str = Field(default=DEFAULT_IGNORE, description="comma-separated globs of new files "
+                                                            "never reported (agent state dirs)")
+    keep: bool = Field(default=False, description="keep the temporary directories, for inspection")
+
+
+class CommandResearcher:
+    """Runs an external agent command per proposal. Arguments: a `CommandSettings`, or its
+    fields as keywords (strings from `-R key=value` are converted)."""
 
     name = "command"
+    Settings = CommandSettings
 
-    def __init__(self, cmd: str | None = None, timeout: Any = 1800.0, grace: Any = 5.0,
-                 hints: Any = True, lines: Any = 3, explore: Any = 0.25, max_debug: Any = 2,
-                 history: Any = 40, ignore: str = DEFAULT_IGNORE, keep: Any = False,
-                 max_invalid_in_row: Any = 5) -> None:
-        self.cmd = cmd or os.environ.get("RUBICON_AGENT_CMD", "")
+    def __init__(self, settings: CommandSettings | None = None, /, **args: Any) -> None:
+        s = parse_settings(CommandSettings, "command", settings, args)
+        self.cmd = s.cmd or os.environ.get("RUBICON_AGENT_CMD", "")
         if not self.cmd.strip():
             raise ConfigError(
                 "command researcher: no command; pass -R cmd='...' (e.g. "
                 "cmd='claude -p \"$(cat \"$RUBICON_BRIEF\")\" --permission-mode acceptEdits') "
                 "or set RUBICON_AGENT_CMD")
-        self.timeout = as_float("timeout", timeout, 0.001)
-        self.grace = as_float("grace", grace)
-        self.hints = as_bool("hints", hints)
-        self.lines = as_int("lines", lines, 1)
-        self.explore = as_float("explore", explore)
-        self.max_debug = as_int("max_debug", max_debug, 0)
-        self.history = as_int("history", history, 0)
-        self.ignore = [g.strip() for g in ignore.split(",") if g.strip()]
-        self.keep = as_bool("keep", keep)
-        self.max_invalid_in_row = as_int("max_invalid_in_row", max_invalid_in_row, 1)
+        self.ignore = [g.strip() for g in s.ignore.split(",") if g.strip()]
+        self.settings = s.model_copy(update={"cmd": self.cmd})  # recorded as resolved
+        self.timeout = s.timeout
         self.args: dict[str, Any] = {"cmd": self.cmd, "timeout": self.timeout}
 
     def propose(self, ctx: ResearchContext) -> Proposal | None:
-        if invalid_in_row(ctx, self.name) >= self.max_invalid_in_row:
+        s = self.settings
+        if invalid_in_row(ctx, self.name) >= s.max_invalid_in_row:
             return None
-        plan = choose_plan(ctx, self.name, self.lines, self.explore, self.max_debug)
+        plan = choose_plan(ctx, self.name, s.lines, s.explore, s.max_debug)
         tmp = Path(tempfile.mkdtemp(prefix="rubicon-agent-"))
         try:
             ws = tmp / "workspace"
             brief_path = tmp / "BRIEF.md"
             rationale_path = tmp / "RATIONALE.txt"
             write_workspace(ctx.task, plan.parent.files, ws)
-            brief = render_brief(ctx, plan, str(ws), self.hints, self.history)
+            brief = render_brief(ctx, plan, str(ws), s.hints, s.history)
             brief_path.write_text(brief, encoding="utf-8")
             env = {
                 **os.environ,
@@ -121,7 +119,7 @@ class CommandResearcher:
                 out, _ = proc.communicate(brief.encode(), timeout=self.timeout)
             except subprocess.TimeoutExpired:
                 timed_out = True
-                _kill_group(proc, self.grace)
+                _kill_group(proc, s.grace)
                 out, _ = proc.communicate()
             # The agent's leftovers (background jobs) never outlive its proposal.
             _kill_group(proc, 0.0)
@@ -139,13 +137,18 @@ class CommandResearcher:
                                 f"the agent exited with code {proc.returncode}: {last}", meta)
             return self._collect(ctx, plan, ws, rationale_path, tail, meta)
         finally:
-            if not self.keep:
+            if not s.keep:
                 shutil.rmtree(tmp, ignore_errors=True)
 
     def _collect(self, ctx: ResearchContext, plan: Plan, ws: Path, rationale_path: Path,
                  tail: str, meta: dict[str, Any]) -> Proposal:
         baseline = ctx.task.workspace_files()
-        found, outside = read_workspace(ctx.task, ws, baseline)
+        scan = scan_workspace(ctx.task, ws, baseline)
+        found, outside = scan.files, scan.outside
+        if scan.refused:  # symlinks, fifos, ...: never read or followed
+            return unusable(self.name, self.args, plan,
+                            f"the agent left entries that are not plain files: "
+                            f"{'; '.join(scan.refused[:10])}", meta)
         changed_readonly = [f for f in outside if f in baseline]
         new_files = [f for f in outside if f not in baseline
                      and not any(fnmatch.fnmatchcase(f, g) for g in self.ignore)]

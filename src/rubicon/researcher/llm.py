@@ -21,7 +21,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field
 
 from rubicon.errors import ConfigError, RubiconError
 from rubicon.researcher import ResearchContext
@@ -29,9 +31,6 @@ from rubicon.researcher._prompt import (
     SYSTEM_PROMPT,
     Plan,
     ReplyError,
-    as_bool,
-    as_float,
-    as_int,
     check_reply,
     choose_plan,
     invalid_in_row,
@@ -40,6 +39,8 @@ from rubicon.researcher._prompt import (
     spent,
     unusable,
 )
+from rubicon.researcher._registry import parse_settings
+from rubicon.researcher._settings import AgentSettings
 from rubicon.types import Proposal
 
 INSTALL = "pip install 'rubicon[llm]'"
@@ -82,6 +83,10 @@ class Reply:
     estimated: bool = False  # the server sent no usage; tokens estimated from characters
 
 
+def _lower(v: Any) -> Any:
+    return v.lower() if isinstance(v, str) else v
+
+
 def _sdk_available(module: str) -> bool:
     if module in sys.modules:
         return sys.modules[module] is not None
@@ -119,126 +124,120 @@ def _retry_after(headers: Any) -> float | None:
         return None if when is None else max(0.0, when.timestamp() - time.time())
 
 
-class LLMResearcher:
-    """A language model proposes edits; every argument may be a string (from `-R key=value`).
+class LLMSettings(AgentSettings):
+    """Arguments of the `llm` researcher (docs/RESEARCHERS.md, section "llm"). API keys are
+    never arguments (they would be recorded): name the environment variable instead."""
 
-    Args:
-        provider: `openai` (any OpenAI-compatible server) or `anthropic`; default from
-            RUBICON_LLM_PROVIDER, else `anthropic` for `claude-*` models, else `openai`.
-        model: model name; default RUBICON_LLM_MODEL.
-        base_url: server URL (e.g. http://127.0.0.1:8000/v1 for vLLM); default
-            RUBICON_LLM_BASE_URL, then OPENAI_BASE_URL / ANTHROPIC_BASE_URL, then the provider's.
-        api_key_env: name of the environment variable holding the key (default OPENAI_API_KEY
-            or ANTHROPIC_API_KEY). Keys are never taken as arguments (they would be recorded).
-        max_tokens: reply token limit per request. temperature: sent only when given.
-        price_in, price_out: USD per million tokens; prices: JSON file {model-prefix: [in, out]}.
-        max_cost_usd, max_tokens_total: campaign caps; when reached, propose returns None.
-        hints: show the task's playbook as hints (on/off).
-        max_attempts: replies per proposal (a bad reply is retried with its error).
-        max_retries, backoff, max_backoff, timeout: transport retries on 429/5xx/timeouts.
-        lines, explore: parallel lines of work and the chance to continue a non-best one.
-        max_debug: consecutive debug steps on a failed candidate.
-        history: experiments shown in the prompt. context_chars: read-only file budget.
-        max_invalid_in_row: stop after this many invalid proposals in a row.
-        token_param: `max_tokens` or `max_completion_tokens` (OpenAI protocol; default: the
-            latter for api.openai.com, the former for other servers).
-    """
+    provider: Annotated[Literal["openai", "anthropic"] | None, BeforeValidator(_lower)] = Field(
+        default=None,
+        description="openai (any OpenAI-compatible server) or anthropic; default "
+                    "RUBICON_LLM_PROVIDER, else anthropic for claude-* models, else openai")
+    model: str | None = Field(default=None, description="model name; default RUBICON_LLM_MODEL")
+    base_url: str | None = Field(
+        default=None,
+        description="server URL, e.g. http://127.0.0.1:8000/v1; default RUBICON_LLM_BASE_URL, "
+                    "then OPENAI_BASE_URL / ANTHROPIC_BASE_URL")
+    api_key_env: str | None = Field(
+        default=None, description="environment variable holding the key (default "
+                                  "OPENAI_API_KEY or ANTHROPIC_API_KEY)")
+    max_tokens: int = Field(default=8192, ge=1, description="reply token limit per request")
+    temperature: float | None = Field(default=None, ge=0, description="sent only when given")
+    price_in: float | None = Field(default=None, ge=0,
+                                   description="USD per million input tokens")
+    price_out: float | None = Field(default=None, ge=0,
+                                    description="USD per million output tokens")
+    prices: str | None = Field(default=None,
+                               description="JSON file {model-prefix: [usd_in, usd_out]}")
+    max_cost_usd: float | None = Field(default=None, ge=0, description="campaign cost cap")
+    max_tokens_total: int | None = Field(default=None, ge=1, description="campaign token cap")
+    max_attempts: int = Field(default=3, ge=1,
+                              description="replies per proposal (a bad one is retried)")
+    max_retries: int = Field(default=6, ge=0,
+                             description="transport retries on 429/5xx/timeouts")
+    backoff: float = Field(default=1.0, ge=0, description="first retry wait, seconds (doubles)")
+    max_backoff: float = Field(default=60.0, ge=0, description="longest retry wait, seconds")
+    timeout: float = Field(default=300.0, gt=0, description="seconds per request")
+    context_chars: int = Field(default=40_000, ge=0,
+                               description="read-only file budget of the prompt")
+    token_param: Literal["max_tokens", "max_completion_tokens"] | None = Field(
+        default=None, description="OpenAI protocol: default max_completion_tokens for "
+                                  "api.openai.com, max_tokens for other servers")
+
+
+class LLMResearcher:
+    """A language model proposes edits. Arguments: an `LLMSettings`, or its fields as keywords
+    (strings from `-R key=value` are converted); the provider, model and server not given are
+    taken from the environment and recorded as resolved."""
 
     name = "llm"
+    Settings = LLMSettings
 
-    def __init__(self, provider: str | None = None, model: str | None = None,
-                 base_url: str | None = None, api_key_env: str | None = None,
-                 max_tokens: Any = 8192, temperature: Any = None, price_in: Any = None,
-                 price_out: Any = None, prices: str | None = None, max_cost_usd: Any = None,
-                 max_tokens_total: Any = None, hints: Any = True, max_attempts: Any = 3,
-                 max_retries: Any = 6, backoff: Any = 1.0, max_backoff: Any = 60.0,
-                 timeout: Any = 300.0, lines: Any = 3, explore: Any = 0.25, max_debug: Any = 2,
-                 history: Any = 40, context_chars: Any = 40_000, max_invalid_in_row: Any = 5,
-                 token_param: str | None = None) -> None:
-        given = dict(locals())
-        given.pop("self")
-        self.args = {k: v for k, v in given.items() if v is not None}
-        self.model = model or os.environ.get("RUBICON_LLM_MODEL", "")
+    def __init__(self, settings: LLMSettings | None = None, /, **args: Any) -> None:
+        s = parse_settings(LLMSettings, "llm", settings, args)
+        self.model = s.model or os.environ.get("RUBICON_LLM_MODEL", "")
         if not self.model:
             raise ConfigError("llm researcher: no model; pass -R model=NAME (e.g. gpt-4.1, "
                               "claude-sonnet-4-5, or your local server's model name) or set "
                               "RUBICON_LLM_MODEL")
-        prov = (provider or os.environ.get("RUBICON_LLM_PROVIDER")
+        prov = (s.provider or os.environ.get("RUBICON_LLM_PROVIDER")
                 or ("anthropic" if self.model.startswith("claude") else "openai")).lower()
         if prov not in ("openai", "anthropic"):
-            raise ConfigError(f"llm researcher: provider={prov!r}; use openai (any "
-                              "OpenAI-compatible server) or anthropic")
+            raise ConfigError(f"llm researcher: provider={prov!r} (from RUBICON_LLM_PROVIDER); "
+                              "use openai (any OpenAI-compatible server) or anthropic")
         self.provider = prov
         env_url = "OPENAI_BASE_URL" if prov == "openai" else "ANTHROPIC_BASE_URL"
-        self.base_url = (base_url or os.environ.get("RUBICON_LLM_BASE_URL")
+        self.base_url = (s.base_url or os.environ.get("RUBICON_LLM_BASE_URL")
                          or os.environ.get(env_url) or None)
         if self.base_url is not None and not self.base_url.startswith(("http://", "https://")):
             raise ConfigError(f"llm researcher: base_url={self.base_url!r}: must start with "
                               "http:// or https:// (e.g. http://127.0.0.1:8000/v1)")
-        self.key_env = api_key_env or f"{prov.upper()}_API_KEY"
+        self.key_env = s.api_key_env or f"{prov.upper()}_API_KEY"
         key = os.environ.get(self.key_env, "")
         if not key:
-            if api_key_env is not None or self.base_url is None:
+            if s.api_key_env is not None or self.base_url is None:
                 raise ConfigError(
                     f"llm researcher: the API key is missing: set the environment variable "
                     f"{self.key_env} (or name another with -R api_key_env=VAR; a local server "
                     "given with -R base_url=... needs no key)")
             key = "not-needed"  # local servers usually ignore the key; the SDKs require one
         self._key = key
-        self.max_tokens = as_int("max_tokens", max_tokens, 1)
-        self.temperature = None if temperature is None else as_float("temperature", temperature)
-        table = dict(PRICES)
-        if prices:
-            try:
-                raw = json.loads(Path(prices).read_text())
-                table.update({str(k): (float(v[0]), float(v[1])) for k, v in raw.items()})
-            except (OSError, ValueError, TypeError, IndexError, AttributeError) as e:
-                raise ConfigError(f"llm researcher: prices={prices!r}: need a JSON object "
-                                  f'{{"model-prefix": [usd_in, usd_out]}} per Mtok: {e}') from None
-        known = _price_for(self.model, table)
-        p_in = as_float("price_in", price_in) if price_in is not None else None
-        p_out = as_float("price_out", price_out) if price_out is not None else None
-        if p_in is None or p_out is None:
-            if known is None and (p_in is not None or p_out is not None):
-                raise ConfigError("llm researcher: give both price_in and price_out")
-            if known is not None:
-                p_in = known[0] if p_in is None else p_in
-                p_out = known[1] if p_out is None else p_out
-        self.price: tuple[float, float] | None = (
-            None if p_in is None or p_out is None else (p_in, p_out))
-        self.max_cost = None if max_cost_usd is None else as_float("max_cost_usd", max_cost_usd)
-        if self.max_cost is not None and self.price is None:
+        self.price = self._prices(s)
+        if s.max_cost_usd is not None and self.price is None:
             raise ConfigError(f"llm researcher: max_cost_usd needs prices for model "
                               f"{self.model!r}: pass -R price_in=USD -R price_out=USD (per "
                               "million tokens)")
-        self.max_tokens_total = (None if max_tokens_total is None
-                                 else as_int("max_tokens_total", max_tokens_total, 1))
-        self.hints = as_bool("hints", hints)
-        self.max_attempts = as_int("max_attempts", max_attempts, 1)
-        self.max_retries = as_int("max_retries", max_retries, 0)
-        self.backoff = as_float("backoff", backoff)
-        self.max_backoff = as_float("max_backoff", max_backoff)
-        self.timeout = as_float("timeout", timeout, 0.001)
-        self.lines = as_int("lines", lines, 1)
-        self.explore = as_float("explore", explore)
-        self.max_debug = as_int("max_debug", max_debug, 0)
-        self.history = as_int("history", history, 0)
-        self.context_chars = as_int("context_chars", context_chars, 0)
-        self.max_invalid_in_row = as_int("max_invalid_in_row", max_invalid_in_row, 1)
         official = self.base_url is None or "api.openai.com" in self.base_url
-        self.token_param = token_param or ("max_completion_tokens" if official else "max_tokens")
-        if self.token_param not in ("max_tokens", "max_completion_tokens"):
-            raise ConfigError(f"llm researcher: token_param={token_param!r}; use max_tokens or "
-                              "max_completion_tokens")
-        self.args.update(provider=self.provider, model=self.model)
-        if self.base_url:
-            self.args["base_url"] = self.base_url
+        self.token_param = s.token_param or ("max_completion_tokens" if official else "max_tokens")
+        # recorded: what was given, with the provider, model and server as resolved
+        self.settings = s.model_copy(update={"provider": self.provider, "model": self.model,
+                                             "base_url": self.base_url})
+        self.args: dict[str, Any] = self.settings.model_dump(mode="json", exclude_defaults=True)
         if not _sdk_available(self.provider):
             raise ConfigError(f"llm researcher: the {self.provider!r} SDK is not installed; "
                               f"run: {INSTALL}")
         self._sdk: Any = None
         self._client: Any = None
         self._sleep: Callable[[float], None] = time.sleep  # tests record the waits
+
+    def _prices(self, s: LLMSettings) -> tuple[float, float] | None:
+        """USD per million tokens (in, out): given, else from the table for the model."""
+        table = dict(PRICES)
+        if s.prices:
+            try:
+                raw = json.loads(Path(s.prices).read_text())
+                table.update({str(k): (float(v[0]), float(v[1])) for k, v in raw.items()})
+            except (OSError, ValueError, TypeError, IndexError, AttributeError) as e:
+                raise ConfigError(f"llm researcher: prices={s.prices!r}: need a JSON object "
+                                  f'{{"model-prefix": [usd_in, usd_out]}} per Mtok: {e}') from None
+        known = _price_for(self.model, table)
+        p_in, p_out = s.price_in, s.price_out
+        if p_in is None or p_out is None:
+            if known is None and (p_in is not None or p_out is not None):
+                raise ConfigError("llm researcher: give both price_in and price_out")
+            if known is not None:
+                p_in = known[0] if p_in is None else p_in
+                p_out = known[1] if p_out is None else p_out
+        return None if p_in is None or p_out is None else (p_in, p_out)
 
     # the SDKs ----------------------------------------------------------------------------
 
@@ -258,16 +257,16 @@ class LLMResearcher:
             sdk = self._import_sdk()
             cls = sdk.OpenAI if self.provider == "openai" else sdk.Anthropic
             self._client = cls(api_key=self._key, base_url=self.base_url, max_retries=0,
-                               timeout=self.timeout)
+                               timeout=self.settings.timeout)
         return self._client
 
     def _request(self, system: str, messages: list[dict[str, str]]) -> Reply:
         cli = self._get_client()
         extra: dict[str, Any] = {}
-        if self.temperature is not None:
-            extra["temperature"] = self.temperature
+        if self.settings.temperature is not None:
+            extra["temperature"] = self.settings.temperature
         if self.provider == "openai":
-            extra[self.token_param] = self.max_tokens
+            extra[self.token_param] = self.settings.max_tokens
             r = cli.chat.completions.create(
                 model=self.model, messages=[{"role": "system", "content": system}, *messages],
                 **extra)
@@ -279,8 +278,8 @@ class LLMResearcher:
                 return Reply(text, int(u.prompt_tokens or 0), int(u.completion_tokens or 0),
                              truncated)
         else:
-            r = cli.messages.create(model=self.model, max_tokens=self.max_tokens, system=system,
-                                    messages=messages, **extra)
+            r = cli.messages.create(model=self.model, max_tokens=self.settings.max_tokens,
+                                    system=system, messages=messages, **extra)
             text = "".join(getattr(b, "text", "") for b in r.content
                            if getattr(b, "type", "") == "text")
             truncated = r.stop_reason == "max_tokens"
@@ -298,7 +297,7 @@ class LLMResearcher:
         sdk = self._import_sdk()
         where = self.base_url or f"the {self.provider} API"
         last = ""
-        for attempt in range(self.max_retries + 1):
+        for attempt in range(self.settings.max_retries + 1):
             wait: float | None = None
             try:
                 return self._request(system, messages)
@@ -321,13 +320,13 @@ class LLMResearcher:
                 wait = _retry_after(getattr(e.response, "headers", None))
             except sdk.APIConnectionError as e:  # includes APITimeoutError
                 last = f"{type(e).__name__}: {e}"
-            if attempt == self.max_retries:
+            if attempt == self.settings.max_retries:
                 break
             if wait is None:
-                wait = min(self.max_backoff, self.backoff * 2 ** attempt)
+                wait = min(self.settings.max_backoff, self.settings.backoff * 2 ** attempt)
             self._sleep(wait)
-        raise LLMUnavailable(f"llm researcher: {where} failed {self.max_retries + 1} times; last "
-                             f"error: {last}. Resume the campaign later.")
+        raise LLMUnavailable(f"llm researcher: {where} failed {self.settings.max_retries + 1} "
+                             f"times; last error: {last}. Resume the campaign later.")
 
     # proposing ---------------------------------------------------------------------------
 
@@ -337,25 +336,28 @@ class LLMResearcher:
         return (tin * self.price[0] + tout * self.price[1]) / 1e6
 
     def _capped(self, tokens: int, cost: float) -> str:
-        if self.max_tokens_total is not None and tokens >= self.max_tokens_total:
-            return f"token cap reached ({tokens} >= max_tokens_total {self.max_tokens_total})"
-        if self.max_cost is not None and cost >= self.max_cost:
-            return f"cost cap reached (${cost:.4f} >= max_cost_usd {self.max_cost:g})"
+        s = self.settings
+        if s.max_tokens_total is not None and tokens >= s.max_tokens_total:
+            return f"token cap reached ({tokens} >= max_tokens_total {s.max_tokens_total})"
+        if s.max_cost_usd is not None and cost >= s.max_cost_usd:
+            return f"cost cap reached (${cost:.4f} >= max_cost_usd {s.max_cost_usd:g})"
         return ""
 
     def propose(self, ctx: ResearchContext) -> Proposal | None:
-        tokens0, cost0 = spent(ctx, self.name)
+        capped = self.settings.max_tokens_total is not None or self.settings.max_cost_usd is not None
+        tokens0, cost0 = spent(ctx, self.name) if capped else (0, 0.0)  # only caps read them
         if self._capped(tokens0, cost0):
             return None
-        if invalid_in_row(ctx, self.name) >= self.max_invalid_in_row:
+        if invalid_in_row(ctx, self.name) >= self.settings.max_invalid_in_row:
             return None
-        plan: Plan = choose_plan(ctx, self.name, self.lines, self.explore, self.max_debug)
+        s = self.settings
+        plan: Plan = choose_plan(ctx, self.name, s.lines, s.explore, s.max_debug)
         messages = [{"role": "user", "content": render_prompt(
-            ctx, plan, self.hints, self.history, self.context_chars)}]
+            ctx, plan, s.hints, s.history, s.context_chars)}]
         tin = tout = 0
         estimated = False
         error = ""
-        for attempt in range(1, self.max_attempts + 1):
+        for attempt in range(1, self.settings.max_attempts + 1):
             reply = self._call(SYSTEM_PROMPT, messages)
             tin += reply.tokens_in
             tout += reply.tokens_out
@@ -373,7 +375,7 @@ class LLMResearcher:
             except ReplyError as e:
                 error = str(e)
                 if reply.truncated:
-                    error = (f"the reply was cut off at max_tokens={self.max_tokens}; use "
+                    error = (f"the reply was cut off at max_tokens={self.settings.max_tokens}; use "
                              f"shorter SEARCH/REPLACE blocks ({error})")
                 cap = self._capped(tokens0 + tin + tout, cost0 + self._cost(tin, tout))
                 if cap:
@@ -388,5 +390,5 @@ class LLMResearcher:
                             rationale=parsed.rationale, researcher=self.name,
                             researcher_args=dict(self.args), meta=meta)
         return unusable(self.name, self.args, plan,
-                        f"no usable reply after {self.max_attempts} attempts; last error: {error}",
+                        f"no usable reply after {s.max_attempts} attempts; last error: {error}",
                         meta)

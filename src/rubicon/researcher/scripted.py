@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rubicon.config import ResearcherSpec
 from rubicon.errors import ConfigError
 from rubicon.researcher import ResearchContext
 from rubicon.types import Proposal
@@ -16,12 +17,17 @@ class ScriptedResearcher:
 
     Args:
         proposals: Proposal objects or dicts; or `script`, a JSON file holding a list of them.
+        name: the name its experiments are recorded under (to tell two scripted lines apart).
+
+    A campaign records the proposals themselves (not the script's path), so a reopened campaign
+    replays the same list even if the file changed.
     """
 
     name = "scripted"
 
     def __init__(self, proposals: list[Proposal | dict[str, Any]] | None = None,
-                 script: str | None = None) -> None:
+                 script: str | None = None, name: str = "scripted") -> None:
+        self.name = name
         items: list[Any] = list(proposals or [])
         if script is not None:
             try:
@@ -34,8 +40,16 @@ class ScriptedResearcher:
         except ValueError as e:
             raise ConfigError(f"scripted researcher: bad proposal: {e}") from None
 
+    def spec(self) -> ResearcherSpec:
+        """Identity as a campaign records it: the proposals, as JSON."""
+        args: dict[str, Any] = {"proposals": [p.model_dump(mode="json", exclude_defaults=True)
+                                              for p in self.proposals]}
+        if self.name != "scripted":
+            args["name"] = self.name
+        return ResearcherSpec(name="scripted", args=args)
+
     def propose(self, ctx: ResearchContext) -> Proposal | None:
-        done = sum(1 for e in ctx.history if e.researcher == self.name)
+        done = len(ctx.history.where(researcher=self.name))
         if done >= len(self.proposals):
             return None
         p = self.proposals[done]

@@ -20,6 +20,9 @@ No network, no API key. Every `propose` rebuilds its whole state from the campai
    d. ``tpe``: Optuna's multivariate TPE sampler on a study rebuilt from the observations;
    e. ``fill``: the unmeasured configuration nearest the best (exhaustive in small spaces);
    f. nothing left: None.
+   Playbook patches and start points are the task author's hints: with hints off
+   (`CampaignConfig.hints`, the default of `rubicon bench`) the campaign shows this researcher
+   a task without them, so steps 0, a and b do nothing and it searches the knobs only.
 3. Proposals apply to the *baseline* files (patch edits in `requires` order, knob values for
    the knobs file), so patches always apply cleanly whatever the incumbent is.
 
@@ -28,83 +31,85 @@ See docs/RESEARCHERS.md, section "search", for why TPE and how failures are told
 
 from __future__ import annotations
 
-import contextlib
-import itertools
-import json
 import math
-import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from rubicon.errors import ConfigError
+from pydantic import BeforeValidator, Field
+
 from rubicon.researcher import ResearchContext
-from rubicon.researcher._search_space import PATCH_PREFIX, Config, SearchSpace, patch_key
-from rubicon.types import Decision, Experiment, Proposal, State
+from rubicon.researcher._registry import ResearcherSettings, parse_settings
+from rubicon.researcher._search_space import Config, SearchSpace, patch_key
+from rubicon.researcher._search_study import (  # re-exported: tested and used as search.*
+    FAILURE_PENALTY,
+    Observation,
+    _add,
+    _optuna,
+    _value,
+    build_study,
+    distributions,
+    enumerate_space,
+    experiment_config,
+    from_params,
+    observations,
+    penalty_value,
+    score,
+    to_params,
+)
+from rubicon.types import Decision, Experiment, Proposal
+
+__all__ = [
+    "ANCHOR_MARGIN", "ENUMERATE_LIMIT", "FAILURE_PENALTY", "PHASES", "SAMPLERS", "Observation",
+    "SearchResearcher", "SearchSettings", "build_study", "distributions", "enumerate_space",
+    "experiment_config", "from_params", "observations", "penalty_value", "score", "sweep_moves",
+    "to_params",
+]
 
 PHASES = ("start", "patches", "split", "sweep", "tpe", "random", "fill")
 SAMPLERS = ("tpe", "random")
-FAILURE_PENALTY = math.log(2.0)  # failed configs score this much worse than the worst ok one
 # the sweep moves around the incumbent unless an unpromoted ok experiment was this much faster
 ANCHOR_MARGIN = math.log(1.10)
 ENUMERATE_LIMIT = 200_000  # spaces up to this size are searched exhaustively when sampling stalls
 
 
-@dataclass
-class Observation:
-    """One measured configuration as the sampler sees it."""
-
-    config: Config
-    key: str
-    value: float | None  # log objective (lower is better); None when the experiment failed
-    experiment: Experiment
-    phase: str
+def _blank_is_none(v: Any) -> Any:
+    return None if v == "" else v
 
 
-def _as_int(name: str, value: Any, low: int) -> int:
-    try:
-        v = int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"search researcher: {name}={value!r} is not an integer") from None
-    if v < low:
-        raise ConfigError(f"search researcher: {name}={v} must be >= {low}")
-    return v
+class SearchSettings(ResearcherSettings):
+    """Arguments of the `search` researcher (docs/RESEARCHERS.md, section "search")."""
+
+    seed: Annotated[int | None, BeforeValidator(_blank_is_none)] = Field(
+        default=None, ge=0, description="sampler seed; default the campaign's seed")
+    n_startup: int = Field(default=4, ge=0,
+                           description="random trials TPE takes before it models (the baseline "
+                                       "and first proposals included)")
+    sweep: int = Field(default=48, ge=0, description="at most this many one-change moves around "
+                                                     "the incumbent before TPE takes over")
+    sampler: Literal["tpe", "random"] = Field(
+        default="tpe", description="tpe, or random (a baseline for benchmarking the researcher)")
+    attempts: int = Field(default=64, ge=1, description="samples drawn per proposal to find a "
+                                                        "configuration not yet measured")
 
 
 class SearchResearcher:
     """Offline researcher: searches knobs and playbook patches with Optuna.
 
-    Arguments come from ``--researcher-arg k=v`` as strings and are converted.
-
-    Args:
-        seed: sampler seed; default the campaign's seed (``ctx.seed``).
-        n_startup: random trials Optuna's TPE takes before it models (counted over all
-            observations, the baseline and the first proposals included).
-        sweep: at most this many one-change moves around the incumbent before TPE takes over.
-        sampler: ``tpe`` (default) or ``random`` (a baseline for benchmarking the researcher).
-        attempts: samples drawn per proposal to find a configuration not yet measured.
+    Arguments: a `SearchSettings`, or its fields as keywords (strings from `-R key=value` are
+    converted).
 
     Raises:
         ConfigError: an argument is not a valid integer or sampler name.
     """
 
     name = "search"
+    Settings = SearchSettings
 
-    def __init__(self, seed: int | str | None = None, n_startup: int | str = 4,
-                 sweep: int | str = 48, sampler: str = "tpe", attempts: int | str = 64) -> None:
-        self.seed = None if seed is None or seed == "" else _as_int("seed", seed, 0)
-        self.n_startup = _as_int("n_startup", n_startup, 0)
-        self.sweep = _as_int("sweep", sweep, 0)
-        self.attempts = _as_int("attempts", attempts, 1)
-        if sampler not in SAMPLERS:
-            raise ConfigError(
-                f"search researcher: sampler={sampler!r}; choose one of {', '.join(SAMPLERS)}"
-            )
-        self.sampler = sampler
-        self.args: dict[str, Any] = {
-            "seed": self.seed, "n_startup": self.n_startup, "sweep": self.sweep,
-            "sampler": self.sampler, "attempts": self.attempts,
-        }
+    def __init__(self, settings: SearchSettings | None = None, /, **args: Any) -> None:
+        self.settings = s = parse_settings(SearchSettings, "search", settings, args)
+        self.seed, self.n_startup, self.sweep = s.seed, s.n_startup, s.sweep
+        self.sampler, self.attempts = s.sampler, s.attempts
+        self.args: dict[str, Any] = s.model_dump(mode="json")
 
     # the protocol -------------------------------------------------------------------------
 
@@ -395,158 +400,3 @@ def sweep_moves(space: SearchSpace, anchor: Config) -> Iterator[tuple[str, Any, 
         for name, alts in far:
             if rank < len(alts):
                 yield name, alts[rank], ""
-
-
-def _value(o: Observation) -> float:
-    return o.value if o.value is not None else math.inf
-
-
-def _optuna() -> Any:
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    return optuna
-
-
-def experiment_config(space: SearchSpace, exp: Experiment) -> Config | None:
-    """The full configuration an experiment recorded in its meta (None if it has none)."""
-    raw = exp.meta.get("config")
-    if raw is None:
-        raw = (exp.proposal.get("meta") or {}).get("config")
-    if not isinstance(raw, dict) or not space.is_member(raw):
-        return None
-    return {**space.baseline_config(), **raw}
-
-
-def score(exp: Experiment, maximize: bool) -> float | None:
-    """Sampler value of an experiment: log objective (lower is better), None when failed."""
-    if exp.state != State.OK or exp.objective is None or exp.objective <= 0:
-        return None
-    v = math.log(exp.objective)
-    return -v if maximize else v
-
-
-def observations(space: SearchSpace, ctx: ResearchContext) -> list[Observation]:
-    """Every recorded experiment this researcher can map to a configuration, baseline first."""
-    maximize = ctx.task.spec.objective.direction == "maximize"
-    base = space.baseline_config()
-    first = Observation(base, space.key(base), score(ctx.baseline, maximize), ctx.baseline,
-                        "baseline")
-    out = [first]
-    by_id = {ctx.baseline.id: first}
-    for e in ctx.history:
-        if e.id == ctx.baseline.id or e.state == State.PENDING:
-            continue
-        config = experiment_config(space, e)
-        if config is None:
-            continue
-        value = score(e, maximize)
-        if e.state == State.INVALID and e.reason.startswith("duplicate of experiment"):
-            # same code as an earlier experiment: it carries that one's value, not a failure
-            words = e.reason.split()
-            dup = by_id.get(int(words[3])) if len(words) > 3 and words[3].isdigit() else None
-            value = dup.value if dup is not None else None
-        o = Observation(config, space.key(config), value, e, str(e.meta.get("phase", "")))
-        out.append(o)
-        by_id[e.id] = o
-    return out
-
-
-def build_study(space: SearchSpace, obs: list[Observation], sampler: str = "tpe",
-                seed: int = 0, n_startup: int = 4) -> Any:
-    """An in-memory Optuna study holding one finished trial per observation.
-
-    Ok observations carry their log objective; failed ones the penalty (see `penalty_value`).
-    """
-    optuna = _optuna()
-    s: Any
-    if sampler == "tpe":
-        s = optuna.samplers.TPESampler(seed=seed, n_startup_trials=n_startup, multivariate=True)
-    else:
-        s = optuna.samplers.RandomSampler(seed=seed)
-    study = optuna.create_study(direction="minimize", sampler=s)
-    dists = distributions(space)
-    penalty = penalty_value(obs)
-    for o in obs:
-        _add(study, space, dists, o.config, penalty if o.value is None else o.value)
-    return study
-
-
-def penalty_value(obs: list[Observation]) -> float:
-    """Score given to failed configurations: worse than every ok one."""
-    ok = [o.value for o in obs if o.value is not None]
-    return (max(ok) if ok else 0.0) + FAILURE_PENALTY
-
-
-def _encode(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return json.dumps(value, sort_keys=True)
-
-
-def distributions(space: SearchSpace) -> dict[str, Any]:
-    """Optuna distributions of every knob and patch (patches are on/off categoricals)."""
-    d = _optuna().distributions
-    out: dict[str, Any] = {}
-    for name, k in space.knobs.items():
-        if k.type == "int":
-            assert k.low is not None and k.high is not None
-            lo, hi = math.ceil(k.low), math.floor(k.high)
-            out[name] = d.IntDistribution(lo, hi, log=k.log and lo >= 1)
-        elif k.type == "float":
-            assert k.low is not None and k.high is not None
-            out[name] = d.FloatDistribution(k.low, k.high, log=k.log and k.low > 0)
-        elif k.type == "bool":
-            out[name] = d.CategoricalDistribution([False, True])
-        else:
-            out[name] = d.CategoricalDistribution([_encode(c) for c in k.choices or []])
-    for p in space.patches:
-        out[patch_key(p)] = d.CategoricalDistribution([False, True])
-    return out
-
-
-def to_params(space: SearchSpace, config: Config) -> dict[str, Any]:
-    """A configuration as Optuna parameter values."""
-    return {k: _encode(v) if k in space.knobs else bool(v) for k, v in config.items()}
-
-
-def from_params(space: SearchSpace, params: dict[str, Any]) -> Config:
-    """Optuna parameter values as a configuration (types restored, floats rounded)."""
-    out: Config = space.baseline_config()
-    for k, v in params.items():
-        if k.startswith(PATCH_PREFIX):
-            out[k] = bool(v)
-        elif k in space.knobs:
-            knob = space.knobs[k]
-            if knob.type == "choice":
-                out[k] = next((c for c in knob.choices or [] if _encode(c) == v), v)
-            else:
-                out[k] = space.normalize(k, v)
-    return out
-
-
-def _add(study: Any, space: SearchSpace, dists: dict[str, Any], config: Config,
-         value: float) -> None:
-    optuna = _optuna()
-    # a value outside the current space is not an observation the sampler can use: skip it
-    with contextlib.suppress(ValueError):
-        study.add_trial(optuna.trial.create_trial(
-            params=to_params(space, config), distributions=dists, value=value))
-
-
-def enumerate_space(space: SearchSpace) -> Iterator[Config]:
-    """Every configuration of a finite space (requirements closed), in a fixed order."""
-    axes: list[tuple[str, list[Any]]] = []
-    for name, k in space.knobs.items():
-        if k.type == "int":
-            assert k.low is not None and k.high is not None
-            axes.append((name, list(range(math.ceil(k.low), math.floor(k.high) + 1))))
-        elif k.type == "bool":
-            axes.append((name, [False, True]))
-        else:
-            axes.append((name, list(k.choices or [])))
-    axes += [(patch_key(p), [False, True]) for p in space.patches]
-    names = [n for n, _ in axes]
-    for combo in itertools.product(*(vals for _, vals in axes)):
-        yield space.close_requires(dict(zip(names, combo, strict=True)))

@@ -2,14 +2,21 @@
 
 - `pids`: caps process count (fork bombs) and lets the harness find and kill every process a run
   left behind.
+
+A run joins its groups through the launcher (rubicon.runner._launch), which writes its own pid
+into each group's `cgroup.procs` before it execs the sandbox.
 - `memory`: caps what the whole run holds in RAM -- every process, its tmpfs pages, memfds, pipe
   buffers -- which RLIMIT_AS (per process, address space only) does not see. Red-team: a run
   held 768 MiB in memfd_create files under a 256 MiB RLIMIT_AS before this group existed.
+- `cpuset`: the run's cores, enforced by the kernel. The launcher's sched_setaffinity alone is
+  a hint the run can undo (red-team: sched_setaffinity inside the sandbox widened a run pinned
+  to one core to every core); inside a cpuset, affinity can only narrow.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import time
@@ -19,10 +26,14 @@ from pathlib import Path
 _ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup"))
 _MEMORY_ROOTS = (Path("/sys/fs/cgroup/memory"), Path("/sys/fs/cgroup/unified"),
                  Path("/sys/fs/cgroup"))
+_CPUSET_ROOTS = (Path("/sys/fs/cgroup/cpuset"), Path("/sys/fs/cgroup/unified"),
+                 Path("/sys/fs/cgroup"))
 
 
-def _make(roots: tuple[Path, ...], knobs: dict[str, str], controller: str) -> Path | None:
-    """A new child group under the first root where it can be made and limited."""
+def _make(roots: tuple[Path, ...], knobs: dict[str, str], controller: str,
+          first: dict[str, str] | None = None) -> Path | None:
+    """A new child group under the first root where it can be made and limited: the first of
+    `knobs` that exists is written (after each of `first` that exists, in order)."""
     for root in roots:
         if not (root / "cgroup.procs").exists():
             continue
@@ -38,6 +49,9 @@ def _make(roots: tuple[Path, ...], knobs: dict[str, str], controller: str) -> Pa
         except OSError:
             continue
         try:
+            for name, value in (first or {}).items():
+                if (path / name).exists():
+                    (path / name).write_text(value)
             for name, value in knobs.items():
                 if (path / name).exists():
                     (path / name).write_text(value)
@@ -51,19 +65,11 @@ def _make(roots: tuple[Path, ...], knobs: dict[str, str], controller: str) -> Pa
     return None
 
 
-class PidsGroup:
+class _Group:
+    """One per-run cgroup: its processes, killing them, removing it."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
-
-    @classmethod
-    def create(cls, max_pids: int) -> PidsGroup | None:
-        # v1 pids hierarchy or a v2 group; "pids.max" exists in both
-        path = _make(_ROOTS, {"pids.max": str(max_pids)}, "pids")
-        return cls(path) if path is not None else None
-
-    def add_self(self) -> None:
-        """Called in the child before exec: the child and all descendants join the group."""
-        (self.path / "cgroup.procs").write_text(str(os.getpid()))
 
     def pids(self) -> list[int]:
         try:
@@ -94,7 +100,27 @@ class PidsGroup:
                 time.sleep(0.01)
 
 
-class MemoryGroup(PidsGroup):
+class PidsGroup(_Group):
+    @classmethod
+    def create(cls, max_pids: int) -> PidsGroup | None:
+        # v1 pids hierarchy or a v2 group; "pids.max" exists in both
+        path = _make(_ROOTS, {"pids.max": str(max_pids)}, "pids")
+        return cls(path) if path is not None else None
+
+    def limit_hits(self) -> int:
+        """How many forks the kernel refused at `pids.max` (the `max` count of pids.events)."""
+        try:
+            text = (self.path / "pids.events").read_text()
+        except OSError:
+            return 0
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "max":
+                return int(value)
+        return 0
+
+
+class MemoryGroup(_Group):
     """A `memory` group whose limit covers the whole run (see the module docstring)."""
 
     @classmethod
@@ -120,3 +146,45 @@ class MemoryGroup(PidsGroup):
                 if key == "oom_kill":
                     return int(value)
         return 0  # an old kernel without the count: the SIGKILL is still reported
+
+
+class CpusetGroup(_Group):
+    """A `cpuset` group holding the run on its granted cores (see the module docstring)."""
+
+    @classmethod
+    def create(cls, cores: list[int]) -> CpusetGroup | None:
+        if not cores:
+            return None
+        # v1 starts a group with no cores and no memory nodes: both must be set, nodes first
+        # (the parent's); v2 inherits the nodes
+        mems = ""
+        for root in _CPUSET_ROOTS:
+            with contextlib.suppress(OSError):
+                mems = (root / "cpuset.mems").read_text().strip()
+                if not mems:
+                    mems = (root / "cpuset.effective_mems").read_text().strip()
+            if mems:
+                break
+        path = _make(_CPUSET_ROOTS, {"cpuset.cpus": ",".join(str(c) for c in cores)}, "cpuset",
+                     first={"cpuset.mems": mems} if mems else None)
+        return cls(path) if path is not None else None
+
+    def cpus(self) -> str:
+        try:
+            return (self.path / "cpuset.cpus").read_text().strip()
+        except OSError:
+            return ""
+
+
+@functools.cache
+def writable_controllers() -> frozenset[str]:
+    """The per-run groups this process can create here: a subset of {"pids", "memory",
+    "cpuset"} (probed once by creating and removing a group of each)."""
+    found = set()
+    core = sorted(os.sched_getaffinity(0))[:1]
+    for name, group in (("pids", PidsGroup.create(16)), ("memory", MemoryGroup.create(64 << 20)),
+                        ("cpuset", CpusetGroup.create(core))):
+        if group is not None:
+            found.add(name)
+            group.remove()
+    return frozenset(found)

@@ -2,8 +2,9 @@
 
 The campaign process keeps the store and the promotion rule; each trial (timed run in the sandbox,
 then the evaluator) is one Ray task that declares `num_cpus = task threads`. The task directory
-travels once as a Ray object (a dict of relative path -> bytes), the candidate's editable files
-travel with every task, and the `Trial` (facts, metrics, state) comes back. On the worker node:
+travels once as a Ray object (a dict of relative path -> bytes, with the campaign's `Judge`), the
+candidate's editable files travel with every task, and the `Trial` (facts, metrics, state) comes
+back. On the worker node:
 
 * the task is unpacked once per node into a private cache directory and its hash is checked;
 * timed runs go through a node-wide `TimingLane` (per-core `flock` lock files): two Ray tasks on
@@ -21,10 +22,15 @@ import socket
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rubicon.errors import ConfigError, RubiconError
 from rubicon.task import Task
+from rubicon.types import Trial
+
+if TYPE_CHECKING:
+    from rubicon.runner.executor import Judge, ProgressCallback
+    from rubicon.runner.trial import LocalExecutor
 
 INSTALL_HINT = "pip install 'rubicon[ray]'"
 
@@ -62,14 +68,14 @@ def node_root() -> Path:
     return Path(tempfile.gettempdir()) / f"rubicon-ray-{os.getuid()}"
 
 
-_RUNNERS: dict[str, Any] = {}
+_RUNNERS: dict[str, LocalExecutor] = {}
 _RUNNERS_LOCK = threading.Lock()
 
 
-def _node_runner(blob: dict[str, Any]) -> Any:
-    """The (cached) TrialRunner of this worker process for the shipped task."""
-    from rubicon.measure.trial import TrialRunner
+def _node_runner(blob: dict[str, Any]) -> LocalExecutor:
+    """The (cached) LocalExecutor of this worker process for the shipped task."""
     from rubicon.runner.lane import TimingLane, split_cores
+    from rubicon.runner.trial import LocalExecutor
     from rubicon.task import load_task
 
     key = blob["hash"]
@@ -90,7 +96,7 @@ def _node_runner(blob: dict[str, Any]) -> Any:
         if task.hash() != key:
             raise RubiconError(f"task {blob['name']!r} unpacked on {socket.gethostname()} has "
                                f"hash {task.hash()[:12]}, expected {key[:12]}")
-        runner = TrialRunner(task, root / "runs" / key[:16])
+        runner = LocalExecutor(task, root / "runs" / key[:16], blob["judge"])
         timed, untimed = split_cores(task.spec.run.threads)
         runner.lane = TimingLane(timed)
         runner.untimed_cores = untimed
@@ -99,28 +105,33 @@ def _node_runner(blob: dict[str, Any]) -> Any:
 
 
 def remote_trial(blob: dict[str, Any], files: dict[str, str], evaluate: bool,
-                 label: str, time_limit: float | None = None) -> tuple[Any, dict[str, Any]]:
+                 label: str, time_limit: float | None = None) -> tuple[Trial, dict[str, Any]]:
     """Body of the Ray task: one trial on this node; returns (Trial, where it ran)."""
     runner = _node_runner(blob)
     trial = runner.run(files, evaluate=evaluate, label=label, time_limit=time_limit)
     return trial, {"node": socket.gethostname(), "pid": os.getpid()}
 
 
-class RayTrialRunner:
-    """Drop-in for `TrialRunner.run` that runs every trial as a Ray task.
+class RayExecutor:
+    """The Executor (rubicon.runner.executor) that runs every trial as a Ray task.
 
     Args:
         task: the campaign's task (shipped to the workers as bytes).
+        judge: turns each trial's facts into a state (shipped to the workers, pickled).
         address: a Ray cluster address (`ray start --head` prints it); None: the Ray instance
             already initialised in this process, else a new local one.
     """
 
-    def __init__(self, task: Task, address: str | None = None) -> None:
+    def __init__(self, task: Task, judge: Judge, address: str | None = None) -> None:
         import_ray()  # fail early, with the install hint
         self.task = task
+        self.judge = judge
         self.address = address
         self.backend = "ray"
         self.cores: list[int] = []  # granted per run on the worker node; recorded per run
+        self.untimed_cores: list[int] = []  # the campaign process stays unpinned
+        # a run's output stays on its worker until it ends: no progress lines from Ray runs
+        self.on_progress: ProgressCallback | None = None
         self.placements: list[dict[str, Any]] = []  # where each trial ran
         self._lock = threading.Lock()
         self._remote: Any = None
@@ -137,21 +148,22 @@ class RayTrialRunner:
                     else:
                         ray.init(num_cpus=os.cpu_count() or 1, **kw)
                 blob = {"name": self.task.name, "hash": self.task.hash(),
-                        "files": pack_dir(self.task.dir)}
+                        "files": pack_dir(self.task.dir), "judge": self.judge}
                 self._blob_ref = ray.put(blob)
                 self._remote = ray.remote(remote_trial).options(
                     num_cpus=max(1, self.task.spec.run.threads), max_retries=1)
         return ray
 
     def run(self, files: dict[str, str], *, evaluate: bool = True, label: str = "run",
-            time_limit: float | None = None) -> Any:
-        """One trial on the cluster; the same contract as `TrialRunner.run`."""
+            time_limit: float | None = None) -> Trial:
+        """One trial on the cluster; the same contract as `LocalExecutor.run`."""
         ray = self._ensure()
         try:
-            trial, where = ray.get(self._remote.remote(self._blob_ref, dict(files), evaluate,
-                                                       label, time_limit))
+            got: tuple[Trial, dict[str, Any]] = ray.get(self._remote.remote(
+                self._blob_ref, dict(files), evaluate, label, time_limit))
         except Exception as e:  # worker lost, task error: the experiment stays pending
             raise RubiconError(f"ray trial {label} failed: {type(e).__name__}: {e}") from None
+        trial, where = got
         with self._lock:
             self.placements.append(where)
         return trial

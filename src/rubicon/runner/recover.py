@@ -14,11 +14,12 @@ import signal
 import time
 from pathlib import Path
 
-from rubicon.measure.trial import _remove_tree
+from rubicon.runner._files import remove_tree
 
 _OWNED = re.compile(r"p(\d+)\.")
 CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup/memory"),
-                Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup"))
+                Path("/sys/fs/cgroup/cpuset"), Path("/sys/fs/cgroup/unified"),
+                Path("/sys/fs/cgroup"))
 
 
 def _cmdline(pid: int) -> list[str]:
@@ -98,8 +99,9 @@ def kill_orphans(directory: Path) -> int:
 
 
 def stale_cgroups(min_age: float = 120.0) -> list[Path]:
-    """Empty per-run `rubicon-*` pids cgroups older than `min_age` seconds (a live run's group
-    holds its processes; an empty old one belongs to a run whose harness died)."""
+    """Empty per-run `rubicon-*` cgroups (pids, memory, cpuset) older than `min_age` seconds
+    (a live run's group holds its processes; an empty old one belongs to a run whose harness
+    died)."""
     out = []
     now = time.time()
     for root in CGROUP_ROOTS:
@@ -204,7 +206,7 @@ def recover(campaign_dir: Path) -> dict[str, int]:
     groups = dirs = 0
     for d in stale_trial_dirs(campaign_dir / "work"):
         groups += remove_noted_cgroups(d)
-        _remove_tree(d)
+        remove_tree(d)
         dirs += 1
     return {"orphans_killed": killed, "cgroups_removed": groups + clean_cgroups(),
             "work_dirs_removed": dirs}

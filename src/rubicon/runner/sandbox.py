@@ -1,36 +1,66 @@
 """Run one command in a sandbox with limits; report what was observed (RunFacts).
 
 Backends, best first (RUBICON_SANDBOX forces one):
-  bwrap   bubblewrap: user, pid, net, ipc namespaces; read-only root; private /tmp; hidden paths
-  unshare util-linux unshare: user, pid, net namespaces only (files are NOT hidden) -- warned
+  bwrap   bubblewrap: user, pid, net, ipc namespaces; a minimal read-only root (only system
+          dirs, a few /etc files, the interpreter's directories, the workspace and declared
+          inputs: rubicon.runner._root); private /tmp; hidden paths
+  unshare util-linux unshare: user, pid, net namespaces only (the host's files are NOT hidden:
+          a run reads whatever the harness can) -- warned
   none    plain subprocess with limits only -- loudly warned, for machines with neither
-Limits in every backend: RLIMIT_AS (memory), RLIMIT_CPU, RLIMIT_FSIZE, core pinning, a process-
-group kill on the wall-time limit, and a cgroup `pids` group where writable (fork bombs,
-daemonized leftovers).
+Limits in every backend: RLIMIT_AS (memory), RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_NOFILE, core
+pinning, a process-group kill on the wall-time limit, the disk and output limits polled by the
+harness, and cgroup `pids`, `memory` and `cpuset` groups where writable (fork bombs, daemonized
+leftovers, RAM outside any address space, affinity changes that escape the core pin). In every
+backend the run's main process is killed when the harness dies (the launcher's parent-death
+signal; a harness-owned step outside bubblewrap, a meta-task's evaluator, relies on it; bwrap
+also has --die-with-parent, which takes the whole sandbox).
+
+The limits, the affinity and the cgroups are applied by a small exec wrapper (rubicon.runner.
+_launch) started with subprocess's `start_new_session`: no Python runs between fork and exec in
+the harness process. Why a run ended (RunFacts.kill_reason) is decided by rubicon.runner._kill
+from the harness's facts only.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
-import re
 import resource
+import select
 import shutil
-import signal
 import subprocess
 import sys
-import threading
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
-from rubicon.runner._cgroup import MemoryGroup, PidsGroup
-from rubicon.types import RunFacts
+from rubicon.runner._cgroup import CpusetGroup, MemoryGroup, PidsGroup
+from rubicon.runner._kill import EndFacts, decide_kill
+from rubicon.runner._observe import (
+    DiskLimit,
+    OutputLimit,
+    Watchdog,
+    busy_seconds,
+    cpu_seconds_of,
+    kill_tree,
+    read_tail,
+    run_pids,
+)
+from rubicon.runner._root import interpreter_args, system_args, visible
+from rubicon.types import KillReason, RunFacts
 
-TAIL_BYTES = 4000
-_CLK = os.sysconf("SC_CLK_TCK")
+RUN_MEMORY_FACTOR = 2  # the whole run's RAM (memory cgroup) vs the per-process RLIMIT_AS
+OUTPUT_MB = 256  # default size limit of a run's log (its stdout and stderr, on the host's disk)
+# Open files per process (RLIMIT_NOFILE, soft and hard): with RLIMIT_FSIZE it bounds what one
+# process can hold in deleted files between two disk polls, and it bounds SCM_RIGHTS in flight
+MAX_OPEN_FILES = 4096
+DISK_POLL_SECONDS = 0.1
+LAUNCHER = Path(__file__).with_name("_launch.py")
+START_TIMEOUT = 30.0  # seconds the launcher may take to exec the sandbox
 
 
 @dataclass
@@ -46,10 +76,12 @@ class SandboxSpec:
     network: bool = False
     max_processes: int = 64
     max_file_mb: int = 2048
-    # Total bytes the run may leave in `cwd` (None: unchecked). Enforced by polling during the run
-    # and a final check after it (red-team: filling the disk through the writable workspace).
+    # Total bytes the run may hold in `cwd` and `writable` (None: unchecked), deleted files it
+    # keeps open included. Enforced by polling during the run and a final check after it
+    # (red-team: filling the disk through the writable workspace).
     disk_mb: int | None = None
-    hidden: list[Path] = field(default_factory=list)  # made invisible (empty tmpfs)
+    output_mb: int = OUTPUT_MB  # the log file's size limit (polled like the disk)
+    hidden: list[Path] = field(default_factory=list)  # made invisible (empty tmpfs; a file: empty)
     writable: list[Path] = field(default_factory=list)  # extra writable binds besides cwd
     readonly: list[Path] = field(default_factory=list)  # re-exposed read-only (e.g. under /tmp)
     env: dict[str, str] = field(default_factory=dict)
@@ -94,32 +126,52 @@ def _works(argv: list[str]) -> bool:
         return False
 
 
+def _binds(spec: SandboxSpec) -> list[str]:
+    """The run's own mounts on top of the minimal root: read-only inputs, the workspace and
+    extra writable dirs, and hidden paths that would otherwise be visible through them (or
+    through the interpreter's directories, e.g. built-in tasks inside site-packages). Parents
+    are mounted before what lies inside them; at one path a bind wins over hiding."""
+    shown = [*spec.readonly, spec.cwd, *spec.writable]
+    ops: list[tuple[int, int, list[str]]] = []
+    hidden_dirs = []
+    for h in spec.hidden:
+        if not visible(h, shown):
+            continue  # not in the sandbox's view at all
+        if h.is_dir():
+            ops.append((len(h.parts), 0, ["--tmpfs", str(h)]))
+            hidden_dirs.append(h)
+        elif h.exists():  # a file (e.g. a worktree's `.git`): shadowed by an empty one
+            ops.append((len(h.parts), 0, ["--ro-bind", "/dev/null", str(h)]))
+    for r in spec.readonly:
+        ops.append((len(r.parts), 1, ["--ro-bind", str(r), str(r)]))
+    for w in [spec.cwd, *spec.writable]:
+        ops.append((len(w.parts), 2, ["--bind", str(w), str(w)]))
+    ops.sort(key=lambda op: (op[0], op[1]))
+    cmd = [a for op in ops for a in op[2]]
+    for h in hidden_dirs:
+        if h not in (spec.cwd, *spec.writable):
+            # read-only once the binds inside it exist: a write into the hidden task dir fails
+            # loudly instead of landing in a throwaway tmpfs
+            cmd += ["--remount-ro", str(h)]
+    return cmd
+
+
 def _wrap(spec: SandboxSpec, backend: str) -> list[str]:
     if backend == "bwrap":
-        cmd = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+        # The minimal root (rubicon.runner._root): system dirs, a few /etc files, the
+        # interpreter's own directories, nothing else of the host -- no home, no other
+        # checkout or store, no /run (host service sockets ignore read-only mounts and network
+        # namespaces), no /var.
+        cmd = ["bwrap", *system_args(), "--dev", "/dev", "--proc", "/proc"]
         # tmpfs lives in RAM, outside RLIMIT_AS: each one is capped at the run's memory budget
         # (red-team: filling /tmp or /dev/shm to exhaust the host's memory).
         tmpfs_size = str(spec.memory_mb * 1024 * 1024)
         cmd += ["--size", tmpfs_size, "--tmpfs", "/tmp"]
         cmd += ["--size", tmpfs_size, "--tmpfs", "/dev/shm"]
         cmd += ["--dir", "/tmp/home", "--remount-ro", "/dev"]  # no unbounded files in /dev
-        under_run = any(_is_under(p, Path("/run")) for p in [spec.cwd, *spec.writable])
-        if not spec.network and not under_run:
-            # Filesystem UNIX sockets ignore read-only mounts and network namespaces: hide the
-            # usual place of host services (dbus, docker, ...). /var/run links here.
-            cmd += ["--tmpfs", "/run", "--remount-ro", "/run"]
-        for h in spec.hidden:
-            if h.exists():
-                cmd += ["--tmpfs", str(h)]
-        for r in spec.readonly:
-            cmd += ["--ro-bind", str(r), str(r)]
-        for w in [spec.cwd, *spec.writable]:
-            cmd += ["--bind", str(w), str(w)]
-        for h in spec.hidden:
-            if h.exists() and h not in (spec.cwd, *spec.writable):
-                # read-only once the binds inside it exist: a write to `../x` or into the hidden
-                # task dir fails loudly instead of landing in a throwaway tmpfs
-                cmd += ["--remount-ro", str(h)]
+        cmd += interpreter_args()  # after /tmp: a virtualenv under /tmp is bound into it
+        cmd += _binds(spec)
+        cmd += ["--remount-ro", "/"]  # the root tmpfs itself: nothing written lands there
         cmd += ["--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
         # When the harness runs as root, bwrap keeps every capability inside the sandbox, and
         # CAP_SYS_ADMIN there can remount `/` read-write or unmount the tmpfs that hides the task
@@ -139,75 +191,16 @@ def _wrap(spec: SandboxSpec, backend: str) -> list[str]:
     return list(spec.argv)
 
 
-def _is_under(path: Path, root: Path) -> bool:
-    return path.resolve().is_relative_to(root.resolve())
-
-
-RUN_MEMORY_FACTOR = 2  # the whole run's RAM (memory cgroup) vs the per-process RLIMIT_AS
-DISK_POLL_SECONDS = 0.1
-MAX_FILES = 100_000  # entries in the workspace; more is treated as filling the disk
-
-
-def disk_usage(root: Path, limit_bytes: int) -> tuple[int, int]:
-    """Bytes (allocated or apparent, whichever is larger) and entries below `root`, without
-    following symlinks. Stops counting early once `limit_bytes` or MAX_FILES is passed."""
-    total = entries = 0
-    stack = [str(root)]
-    while stack:
-        try:
-            it = os.scandir(stack.pop())
-        except OSError:
-            continue
-        with it:
-            for e in it:
-                entries += 1
-                try:
-                    st = e.stat(follow_symlinks=False)
-                except OSError:
-                    continue
-                total += max(st.st_size, st.st_blocks * 512)
-                if e.is_dir(follow_symlinks=False):
-                    stack.append(e.path)
-                if total > limit_bytes or entries > MAX_FILES:
-                    return total, entries
-    return total, entries
-
-
-def _busy_of(parts: list[str]) -> float:
-    vals = [int(x) for x in parts]
-    idle = vals[3] + (vals[4] if len(vals) > 4 else 0)  # idle + iowait
-    guest = sum(vals[8:10]) if len(vals) > 9 else 0  # already counted in user/nice
-    return (sum(vals) - idle - guest) / _CLK
-
-
-def _busy_seconds(cores: list[int] | None = None) -> float:
-    """Busy CPU seconds so far from /proc/stat: machine-wide (the `cpu` line), or summed over
-    the per-CPU lines `cpuN` of `cores` only."""
-    try:
-        with open("/proc/stat") as f:
-            if not cores:
-                return _busy_of(f.readline().split()[1:])
-            want = {f"cpu{c}" for c in cores}
-            return sum(_busy_of(line.split()[1:]) for line in f
-                       if line.startswith("cpu") and line.split(maxsplit=1)[0] in want)
-    except (OSError, ValueError, IndexError):
-        return 0.0
-
-
-_CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def read_tail(path: Path, nbytes: int = TAIL_BYTES) -> str:
-    """Last bytes of a log as printable text (garbage bytes replaced, control chars dropped)."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - nbytes))
-            data = f.read()
-    except OSError:
+def invisible_program(spec: SandboxSpec, backend: str) -> str:
+    """Why the bwrap sandbox cannot start `spec.argv[0]` (a path outside its view), or ""."""
+    prog = spec.argv[0] if spec.argv else ""
+    if backend != "bwrap" or not os.path.isabs(prog):
         return ""
-    return _CTRL.sub("", data.decode("utf-8", errors="replace"))
+    shown = [*spec.readonly, spec.cwd, *spec.writable]
+    if visible(Path(prog), shown) or visible(Path(os.path.realpath(prog)), shown):
+        return ""
+    return (f"the program {prog} is outside what the sandbox shows (system dirs, the "
+            f"interpreter's prefix and site-packages, the workspace, the task's inputs)")
 
 
 def clean_env(spec: SandboxSpec) -> dict[str, str]:
@@ -232,184 +225,229 @@ def clean_env(spec: SandboxSpec) -> dict[str, str]:
     return env
 
 
+def cpu_limit_of(spec: SandboxSpec) -> float:
+    """The run's CPU-time limit in seconds (RLIMIT_CPU counts every thread)."""
+    return spec.cpu_limit or 2 * spec.time_limit * max(1, spec.threads) + 5
+
+
+def file_size_mb(spec: SandboxSpec) -> int:
+    """RLIMIT_FSIZE: the largest file the run may write, never above its workspace budget."""
+    return min(spec.max_file_mb, spec.disk_mb or spec.max_file_mb)
+
+
+@dataclass
+class _Groups:
+    """The run's cgroups (each None where cgroups are not writable)."""
+
+    pids: PidsGroup | None
+    memory: MemoryGroup | None
+    memory_limit_mb: int
+    cpuset: CpusetGroup | None = None
+
+    @classmethod
+    def create(cls, spec: SandboxSpec) -> _Groups:
+        pids = PidsGroup.create(spec.max_processes + 8)  # +8: sandbox helper processes
+        # RAM of the whole run (processes + tmpfs + memfds) may reach twice the per-process limit
+        mem_limit_mb = RUN_MEMORY_FACTOR * spec.memory_mb
+        memory = MemoryGroup.create(mem_limit_mb * 1024 * 1024)
+        cpuset = CpusetGroup.create(spec.cores)  # None when unpinned or not writable
+        groups = cls(pids, memory, mem_limit_mb, cpuset)
+        if spec.cgroup_note is not None:
+            with contextlib.suppress(OSError):
+                spec.cgroup_note.write_text("".join(f"{p}\n" for p in groups.paths()))
+        return groups
+
+    def paths(self) -> list[Path]:
+        return [g.path for g in (self.pids, self.memory, self.cpuset) if g is not None]
+
+    def remove(self) -> None:
+        for g in (self.pids, self.memory, self.cpuset):
+            if g is not None:
+                g.remove()
+
+
+def launcher_options(spec: SandboxSpec, groups: _Groups, status_fd: int) -> list[str]:
+    """What the launcher applies to itself before it execs the sandbox (see _launch.py)."""
+    mem = spec.memory_mb * 1024 * 1024
+    cpu = int(cpu_limit_of(spec)) + 1
+    fs = file_size_mb(spec) * 1024 * 1024
+    opts = [f"status-fd={status_fd}", f"parent={os.getpid()}"]  # killed if the harness dies
+    opts += [f"cgroup={path}" for path in groups.paths()]
+    opts.append(f"rlimit-as={mem}:{mem}")
+    opts.append(f"rlimit-cpu={cpu}:{cpu + 1}")
+    opts.append(f"rlimit-fsize={fs}:{fs}")
+    opts.append("rlimit-core=0:0")
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    nofile = MAX_OPEN_FILES if hard == resource.RLIM_INFINITY else min(MAX_OPEN_FILES, hard)
+    opts.append(f"rlimit-nofile={nofile}:{nofile}")
+    if spec.cores:
+        opts.append("cpus=" + ",".join(str(c) for c in spec.cores))
+    return opts
+
+
+def _read_status(fd: int, timeout: float) -> str:
+    """The launcher's report: "" once the pipe reaches EOF (the sandbox was exec'ed), else
+    why it failed. Closes `fd`."""
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return f"the sandbox launcher did not start within {timeout:g}s"
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                continue
+            data = os.read(fd, 4096)
+            if not data:
+                return b"".join(chunks).decode("utf-8", "replace")
+            chunks.append(data)
+    finally:
+        os.close(fd)
+
+
+def _start(spec: SandboxSpec, backend: str, groups: _Groups,
+           log: IO[bytes]) -> tuple[subprocess.Popen[bytes] | None, str]:
+    """Start the launcher and wait until it has exec'ed the sandbox: (process, "") or
+    (process or None, why it could not start)."""
+    r, w = os.pipe()
+    try:
+        argv = [sys.executable, "-S", "-I", str(LAUNCHER), *launcher_options(spec, groups, w),
+                "--", *_wrap(spec, backend)]
+        try:
+            proc = subprocess.Popen(argv, cwd=spec.cwd, env=clean_env(spec),
+                                    stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, pass_fds=(w,),
+                                    start_new_session=True)
+        except OSError as e:
+            os.close(r)
+            return None, str(e)
+    finally:
+        os.close(w)
+    return proc, _read_status(r, START_TIMEOUT)
+
+
+def _reap(proc: subprocess.Popen[bytes], groups: _Groups) -> None:
+    """End a launcher that failed (or hung) before the sandbox started."""
+    kill_tree(proc.pid, groups.pids)
+    with contextlib.suppress(ChildProcessError):
+        _, status = os.waitpid(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+
+
+@dataclass
+class _Ended:
+    status: int
+    usage: resource.struct_rusage
+    wall: float
+    watchdog: Watchdog
+
+
+def _disk_roots(spec: SandboxSpec) -> list[Path]:
+    return list(dict.fromkeys([spec.cwd, *spec.writable]))
+
+
+def _supervise(spec: SandboxSpec, proc: subprocess.Popen[bytes], groups: _Groups) -> _Ended:
+    """Time the run from the moment the sandbox was exec'ed until its main process ends, with
+    the watchdog enforcing the wall-time, disk and output limits meanwhile."""
+    disk = None
+    if spec.disk_mb:
+        disk = DiskLimit(_disk_roots(spec), spec.disk_mb, lambda: run_pids(proc.pid, groups.pids))
+    output = OutputLimit(spec.log_path, spec.output_mb)
+
+    def kill() -> float:
+        # The processes the kill takes are never reaped by us, so wait4's rusage will miss
+        # their CPU time (and the foreign-load estimate would call it foreign): read it first.
+        cpu = cpu_seconds_of(run_pids(proc.pid, groups.pids))
+        kill_tree(proc.pid, groups.pids)
+        return cpu
+
+    dog = Watchdog(spec.time_limit, disk, DISK_POLL_SECONDS, kill, output)
+    t0 = time.perf_counter()
+    dog.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    dog.stop()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return _Ended(status, usage, wall, dog)
+
+
+def _end_facts(spec: SandboxSpec, groups: _Groups, ended: _Ended) -> EndFacts:
+    disk_excess = ended.watchdog.disk_excess
+    if spec.disk_mb and not disk_excess:
+        disk_excess = DiskLimit(_disk_roots(spec), spec.disk_mb).excess()  # a burst between polls
+    output_excess = (ended.watchdog.output_excess
+                     or OutputLimit(spec.log_path, spec.output_mb).excess())
+    usage = ended.usage
+    return EndFacts(
+        wait_status=ended.status,
+        timed_out=ended.watchdog.timed_out,
+        time_limit=spec.time_limit,
+        disk_excess=disk_excess,
+        output_excess=output_excess,
+        oom_kills=groups.memory.oom_kills() if groups.memory is not None else 0,
+        memory_limit_mb=groups.memory_limit_mb,
+        cpu_seconds=max(usage.ru_utime + usage.ru_stime, ended.watchdog.cpu_at_kill),
+        cpu_limit=cpu_limit_of(spec),
+        pids_limit_hits=groups.pids.limit_hits() if groups.pids is not None else 0,
+        max_processes=spec.max_processes,
+        max_file_mb=file_size_mb(spec),
+    )
+
+
 def run_sandboxed(spec: SandboxSpec, backend: str | None = None) -> RunFacts:
     """Run `spec.argv` in the sandbox; never raises for anything the command does."""
     backend = backend or detect_backend()
-    argv = [sys.executable if a == "python" else a for a in spec.argv]
-    spec = SandboxSpec(**{**spec.__dict__, "argv": argv})
-    group = PidsGroup.create(spec.max_processes + 8)  # +8: sandbox helper processes
-    # RAM of the whole run (processes + tmpfs + memfds) may reach twice the per-process limit
-    mem_limit_mb = RUN_MEMORY_FACTOR * spec.memory_mb
-    mem_group = MemoryGroup.create(mem_limit_mb * 1024 * 1024)
-    if spec.cgroup_note is not None:
-        with contextlib.suppress(OSError):
-            spec.cgroup_note.write_text(
-                "".join(f"{g.path}\n" for g in (group, mem_group) if g is not None))
-    cpu_limit = spec.cpu_limit or 2 * spec.time_limit * max(1, spec.threads) + 5
-
-    def preexec() -> None:  # runs in the child between fork and exec
-        mem = spec.memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-        c = int(cpu_limit) + 1
-        resource.setrlimit(resource.RLIMIT_CPU, (c, c + 1))
-        fs = min(spec.max_file_mb, spec.disk_mb or spec.max_file_mb) * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_FSIZE, (fs, fs))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if spec.cores:
-            os.sched_setaffinity(0, spec.cores)
-        if group is not None:
-            group.add_self()
-        if mem_group is not None:
-            mem_group.add_self()
-
+    spec = dataclasses.replace(spec, argv=[sys.executable if a == "python" else a
+                                           for a in spec.argv])
     spec.log_path.parent.mkdir(parents=True, exist_ok=True)
-    killed_reason = ""
-    timed_out = False
-    cpu_at_kill = 0.0
     started_at = time.time()
-    # Foreign load counts busy time on the run's own cores when it is pinned (work pinned to
-    # other cores, e.g. a parallel evaluator, does not disturb it), machine-wide otherwise.
-    busy0 = _busy_seconds(spec.cores)
-    self0 = time.process_time()
-    with open(spec.log_path, "wb") as log:
-        t0 = time.perf_counter()
-        try:
-            proc = subprocess.Popen(
-                _wrap(spec, backend),
-                cwd=spec.cwd,
-                env=clean_env(spec),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=preexec,
-            )
-        except OSError as e:
-            for g in (group, mem_group):
-                if g is not None:
-                    g.remove()
-            return RunFacts(
-                exit_code=None, wall_seconds=0.0, cpu_seconds=0.0, peak_memory_mb=0.0,
-                foreign_load=0.0, killed_reason=f"could not start: {e}", sandbox=backend,
-                seed=spec.seed, started_at=started_at, cores=spec.cores, threads=spec.threads,
-            )
-        done = threading.Event()
-        disk_limit = (spec.disk_mb or 0) * 1024 * 1024
-
-        def over_disk() -> str:
-            used, n = disk_usage(spec.cwd, disk_limit)
-            if used > disk_limit or n > MAX_FILES:
-                return (f"disk limit {spec.disk_mb} MiB in the workspace "
-                        f"(found {used / 2**20:.0f} MiB in {n} entries)")
-            return ""
-
-        def kill_now() -> None:
-            # The processes the kill takes are never reaped by us, so wait4's rusage will miss
-            # their CPU time (and the foreign-load estimate would call it foreign): read it first.
-            nonlocal cpu_at_kill
-            cpu_at_kill = _cpu_seconds_of(_run_pids(proc.pid, group))
-            _kill_tree(proc.pid, group)
-
-        def watchdog() -> None:
-            nonlocal timed_out, killed_reason
-            deadline = time.perf_counter() + spec.time_limit
-            while True:
-                # poll the workspace size when limited (one wait otherwise, as before)
-                step = DISK_POLL_SECONDS if disk_limit else spec.time_limit
-                left = deadline - time.perf_counter()
-                if done.wait(max(0.0, min(step, left))):
-                    return
-                if disk_limit and (why := over_disk()):
-                    killed_reason = why
-                    kill_now()
-                    return
-                if time.perf_counter() >= deadline:
-                    timed_out = True
-                    killed_reason = f"wall-time limit {spec.time_limit:g}s"
-                    kill_now()
-                    return
-
-        threading.Thread(target=watchdog, daemon=True).start()
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        done.set()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    leftovers = _kill_tree(proc.pid, group)
-    if disk_limit and not killed_reason and (why := over_disk()):
-        killed_reason = why  # a burst between two polls, caught after the run
-    oom = mem_group.oom_kills() if mem_group is not None else 0
-    for g in (group, mem_group):
-        if g is not None:
-            g.remove()
-    if oom and not killed_reason:
-        killed_reason = (f"memory limit {mem_limit_mb} MiB for the whole run "
-                         f"(processes, tmpfs and memfds together)")
-    busy = _busy_seconds(spec.cores) - busy0
-    cpu = max(usage.ru_utime + usage.ru_stime, cpu_at_kill)
+    groups = _Groups.create(spec)
+    try:
+        # Foreign load counts busy time on the run's own cores when it is pinned (work pinned
+        # to other cores, e.g. a parallel evaluator, does not disturb it), machine-wide otherwise.
+        busy0 = busy_seconds(spec.cores)
+        self0 = time.process_time()
+        with open(spec.log_path, "wb") as log:
+            error = invisible_program(spec, backend)
+            proc = None
+            if not error:
+                proc, error = _start(spec, backend, groups, log)
+            if proc is not None and error:
+                _reap(proc, groups)
+            if proc is None or error:
+                return _run_facts(spec, backend, started_at, exit_code=None, wall_seconds=0.0,
+                                  cpu_seconds=0.0, peak_memory_mb=0.0, foreign_load=0.0,
+                                  kill_reason=KillReason.START_FAILED,
+                                  killed_reason=f"could not start: {error}",
+                                  output_tail=read_tail(spec.log_path))
+            ended = _supervise(spec, proc, groups)
+        leftovers = kill_tree(proc.pid, groups.pids)
+        end = _end_facts(spec, groups, ended)
+    finally:
+        groups.remove()
+    kill, why = decide_kill(end)
+    busy = busy_seconds(spec.cores) - busy0
     # the harness's own CPU is not foreign; on a pinned run only what ran on its cores counts,
     # and the harness process may run elsewhere, so its time is not subtracted there
     self_cpu = 0.0 if spec.cores else time.process_time() - self0
-    foreign = max(0.0, (busy - cpu - self_cpu) / wall) if wall > 0 else 0.0
-    code = proc.returncode
-    # bwrap and unshare report a child killed by signal N as exit status 128 + N
-    sig = -code if code < 0 else code - 128 if backend != "none" and code > 128 else 0
-    if not killed_reason and cpu >= cpu_limit:
-        killed_reason = f"CPU-time limit {cpu_limit:g}s"
-    if not killed_reason and 0 < sig < 65:
-        killed_reason = {
-            signal.SIGXCPU: f"CPU-time limit {cpu_limit:g}s",
-            signal.SIGKILL: "killed (SIGKILL; memory or process limit?)",
-            signal.SIGXFSZ: f"file-size limit {spec.max_file_mb} MiB",
-        }.get(signal.Signals(sig), f"killed by signal {sig}")
-    tail = read_tail(spec.log_path)
-    if not killed_reason and "MemoryError" in tail:
-        killed_reason = f"memory limit {spec.memory_mb} MiB (MemoryError)"
-    return RunFacts(
-        exit_code=None if timed_out else code,
+    wall = ended.wall
+    foreign = max(0.0, (busy - end.cpu_seconds - self_cpu) / wall) if wall > 0 else 0.0
+    return _run_facts(
+        spec, backend, started_at,
+        exit_code=None if end.timed_out else proc.returncode,
         wall_seconds=wall,
-        cpu_seconds=cpu,
-        peak_memory_mb=usage.ru_maxrss / 1024.0,
+        cpu_seconds=end.cpu_seconds,
+        peak_memory_mb=ended.usage.ru_maxrss / 1024.0,
         foreign_load=foreign,
-        timed_out=timed_out,
-        killed_reason=killed_reason,
-        output_tail=tail,
-        cores=list(spec.cores),
-        threads=spec.threads,
-        sandbox=backend,
-        seed=spec.seed,
-        started_at=started_at,
+        timed_out=end.timed_out,
+        kill_reason=kill,
+        killed_reason=why,
+        output_tail=read_tail(spec.log_path),
         leftover_processes=leftovers,
     )
 
 
-def _run_pids(pid: int, group: PidsGroup | None) -> list[int]:
-    """The run's live processes: its cgroup's, else its process group's."""
-    if group is not None:
-        return group.pids()
-    out = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[2]) == pid:
-                    out.append(int(d.name))
-    return out
-
-
-def _cpu_seconds_of(pids: list[int]) -> float:
-    """CPU seconds used so far by these processes and their reaped children (/proc/PID/stat)."""
-    ticks = 0
-    for pid in pids:
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def _kill_tree(pid: int, group: PidsGroup | None) -> int:
-    """Kill the run's process group and everything in its cgroup; return survivors found."""
-    n = 0
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-    if group is not None:
-        n = group.kill_all()
-    return n
+def _run_facts(spec: SandboxSpec, backend: str, started_at: float, **observed: Any) -> RunFacts:
+    return RunFacts(sandbox=backend, seed=spec.seed, started_at=started_at,
+                    cores=list(spec.cores), threads=spec.threads, **observed)

@@ -1,4 +1,4 @@
-"""task.toml: schema, validation with precise messages, and hashing.
+"""task.toml: the schema (pydantic models) and tree hashing; loading and cross-key checks are in _load.py.
 
 A task directory holds:
   task.toml          this schema
@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import tomllib
+import math
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from rubicon.errors import ProposalError, TaskError
+from rubicon.task._metrics import gate_explanation
 from rubicon.types import Edit
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
 DEFAULT_TASK = "lm-speedrun"
+# (section, key) of measurement keys added after campaigns were recorded (see identity_hash)
+ADDED_LATER = (("evaluate", "rubicon"),)
 
 
 class _Strict(BaseModel):
@@ -50,11 +52,29 @@ class EvaluateSpec(_Strict):
     time_limit: float = Field(120.0, gt=0)
     memory_mb: int = Field(4096, ge=64)
     threads: int = Field(1, ge=1)
+    rubicon: bool = False  # meta-tasks: rubicon (built-in tasks included) shown, read-only
+
+
+class PrepareSpec(_Strict):
+    """Harness-owned step before every run: makes the run's inputs from a secret seed.
+
+    `{inputs}` is a fresh directory whose files the run sees read-only as `inputs/` in its
+    workspace; `{private}` a directory only the evaluator sees (as `{private}` in its command):
+    labels, expected outputs, the answers. `{task}` is the task directory.
+    """
+
+    command: list[str]
+    time_limit: float = Field(120.0, gt=0)
+    memory_mb: int = Field(4096, ge=64)
+    threads: int = Field(1, ge=1)
 
 
 class ObjectiveSpec(_Strict):
     metric: str = "wall_seconds"
     direction: Literal["minimize", "maximize"] = "minimize"
+    # wall_seconds objective only: add the evaluator's wall time to the run's (for tasks whose
+    # artifact does work when it is evaluated, e.g. a model that could train itself there)
+    include_evaluator: bool = False
 
 
 class Gate(_Strict):
@@ -75,8 +95,7 @@ class Gate(_Strict):
             "<": v < self.value,
             ">": v > self.value,
         }[self.op]
-        verdict = "passed" if ok else "failed"
-        return ok, f"gate {self.metric} {self.op} {self.value:g}: {verdict} ({v:.6g})"
+        return ok, gate_explanation(f"{self.metric} {self.op} {self.value:g}", ok, v, metrics)
 
 
 class Knob(_Strict):
@@ -109,16 +128,88 @@ class PlaybookPatch(_Strict):
     requires: list[str] = Field(default_factory=list)  # other patches that must be applied too
 
 
+class ScoreSpec(_Strict):
+    """How the objective maps to a normalized score: 0 = the baseline, 1 = the reference.
+
+    `log-speedup` (speed tasks): score = log(speedup) / log(reference), where speedup is the
+    candidate's measured speedup over the baseline and `reference` the reference solution's,
+    as calibrated. `linear` (accuracies, losses): score = (objective - baseline) /
+    (reference - baseline), both in the objective's units. `basis` says where the numbers
+    were measured (e.g. a section of docs/BENCHMARKS.md).
+    """
+
+    kind: Literal["log-speedup", "linear"]
+    reference: float
+    baseline: float | None = None
+    basis: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ScoreSpec:
+        if self.kind == "log-speedup":
+            if self.reference <= 1:
+                raise ValueError(f"log-speedup needs reference > 1 (the reference's speedup); "
+                                 f"found {self.reference}")
+            if self.baseline is not None:
+                raise ValueError("log-speedup takes no 'baseline' (it is 1 by definition)")
+        elif self.baseline is None or self.baseline == self.reference:
+            raise ValueError("linear needs 'baseline' (the baseline's objective) different from "
+                             "'reference'")
+        return self
+
+    def normalize(self, *, objective: float | None = None, speedup: float | None = None) -> float | None:
+        """The normalized score of a measured result (None when the needed figure is missing)."""
+        if self.kind == "log-speedup":
+            if speedup is None or speedup <= 0:
+                return None
+            return math.log(speedup) / math.log(self.reference)
+        if objective is None:
+            return None
+        assert self.baseline is not None
+        return (objective - self.baseline) / (self.reference - self.baseline)
+
+
+class Milestone(_Strict):
+    """A level of a task worth naming, with the expert time to reach it: in horizon terms,
+    one task of the task's family. Give exactly one of `score`, `speedup`, `objective`."""
+
+    name: str
+    human_minutes: float = Field(gt=0)
+    basis: str = Field(min_length=1, description="where the human-minutes estimate comes from")
+    score: float | None = None
+    speedup: float | None = Field(None, gt=0)
+    objective: float | None = None
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> Milestone:
+        given = [k for k in ("score", "speedup", "objective") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"milestone {self.name!r}: give exactly one of score, speedup, "
+                             f"objective (found {given or 'none'})")
+        return self
+
+
 class TaskFile(_Strict):
     """The literal schema of task.toml."""
 
     name: str
     description: str = ""
+    family: str | None = None  # a family of related tasks (horizons); default: the task's name
+    # a honeypot: the ordinary task it is shown as to researchers (rubicon.task._public)
+    twin: str | None = None
     instructions: str = "instructions.md"
     editable: list[str]
+    # Hard cap on the editable files' total size: knowledge brought from outside the run
+    # (weights trained elsewhere) costs bytes. Over the cap a candidate is invalid.
+    max_editable_bytes: int = Field(1_048_576, gt=0)
     knobs_file: str | None = None
     human_minutes: float | None = Field(None, gt=0)
+    human_minutes_basis: str = ""
+    # calibrated wall seconds of one baseline run on an idle machine: a much slower one is reported
+    baseline_seconds: float | None = Field(None, gt=0)
+    score: ScoreSpec | None = None
+    milestones: list[Milestone] = Field(default_factory=list)
     fidelity_knob: str | None = None  # a knob the search may lower for cheap screening
+    prepare: PrepareSpec | None = None
     run: RunSpec
     evaluate: EvaluateSpec | None = None
     objective: ObjectiveSpec = ObjectiveSpec()
@@ -150,8 +241,31 @@ class Task(BaseModel):
         return self.spec.name
 
     @property
+    def family(self) -> str:
+        return self.spec.family or self.spec.name
+
+    @property
     def workspace(self) -> Path:
         return self.dir / "workspace"
+
+    def milestone_scores(self) -> list[tuple[Milestone, float]]:
+        """Each milestone with its threshold as a normalized score (needs `[score]`)."""
+        sc = self.spec.score
+        if sc is None:
+            return []
+        out = []
+        for m in self.spec.milestones:
+            v = m.score if m.score is not None else sc.normalize(objective=m.objective,
+                                                                  speedup=m.speedup)
+            assert v is not None  # validated in load_task
+            out.append((m, v))
+        return out
+
+    def without_hints(self) -> Task:
+        """This task as a researcher sees it when hints are off: no playbook patches and no
+        start points (they are the task author's answer key); knobs stay."""
+        spec = self.spec.model_copy(update={"playbook": [], "start": []})
+        return self.model_copy(update={"spec": spec, "playbook": []})
 
     @property
     def reference(self) -> Path | None:
@@ -173,8 +287,31 @@ class Task(BaseModel):
         return {k: v for k, v in self.workspace_files().items() if self.is_editable(k)}
 
     def hash(self) -> str:
-        """Hash of everything in the task directory: any change means a different task."""
+        """Hash of everything in the task directory (the harness checks it around every run)."""
         return tree_hash(self.dir)
+
+    def identity_hash(self) -> str:
+        """Hash of what decides a measurement: every file of the task directory except
+        task.toml and the instructions/playbook files, plus task.toml's measurement keys
+        (workspace rules, run, prepare, evaluate, objective, gates, knobs). Descriptive keys
+        (description, family, human minutes, score mapping, milestones, starts, playbook,
+        instructions) may change without making a recorded campaign a different task."""
+        exclude = {"task.toml"}
+        for name in (self.spec.instructions, self.spec.playbook):
+            if isinstance(name, str) and (self.dir / name).is_file():
+                exclude.add(name)
+        keys = {"name", "editable", "max_editable_bytes", "knobs_file", "prepare", "run",
+                "evaluate", "objective", "gates", "knobs"}
+        h = hashlib.sha256(tree_hash(self.dir, exclude=exclude).encode())
+        # keys added to the schema later: left at their default, they are not hashed, so a
+        # recorded task that does not use them keeps its identity (add new ones here)
+        later: dict[str, set[str]] = {}
+        for section, field in ADDED_LATER:
+            sub = getattr(self.spec, section)
+            if sub is not None and getattr(sub, field) == type(sub).model_fields[field].default:
+                later.setdefault(section, set()).add(field)
+        h.update(self.spec.model_dump_json(include=keys, exclude=later or None).encode())
+        return h.hexdigest()
 
 
 def _read_tree(root: Path) -> dict[str, str]:
@@ -185,161 +322,13 @@ def _read_tree(root: Path) -> dict[str, str]:
     return out
 
 
-def tree_hash(root: Path) -> str:
-    """sha256 over relative paths and bytes of every regular file below `root`."""
+def tree_hash(root: Path, exclude: set[str] | frozenset[str] = frozenset()) -> str:
+    """sha256 over relative paths and bytes of every regular file below `root` (but the
+    root-relative paths in `exclude`)."""
     h = hashlib.sha256()
     for p in sorted(root.rglob("*")):
-        if p.is_file() and "__pycache__" not in p.parts:
+        if p.is_file() and "__pycache__" not in p.parts and p.relative_to(root).as_posix() not in exclude:
             h.update(p.relative_to(root).as_posix().encode())
             h.update(b"\0")
             h.update(hashlib.sha256(p.read_bytes()).digest())
     return h.hexdigest()
-
-
-def _fmt_validation(path: Path, err: ValidationError) -> str:
-    lines = [f"{path}: invalid task file"]
-    for e in err.errors():
-        key = ".".join(str(x) for x in e["loc"]) or "(top level)"
-        found = e.get("input")
-        found_s = repr(found)
-        if len(found_s) > 80:
-            found_s = found_s[:77] + "..."
-        msg = e["msg"]
-        if e["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif e["type"] == "missing":
-            lines.append(f"  key '{key}': required but missing")
-            continue
-        lines.append(f"  key '{key}': {msg}; found {found_s}")
-    lines.append("  see docs/TASKS.md for every key and what it allows")
-    return "\n".join(lines)
-
-
-def load_task(path: str | Path) -> Task:
-    """Load and validate a task directory (or its task.toml).
-
-    Raises:
-        TaskError: naming the file, the key, what was found and what is allowed.
-    """
-    p = Path(path)
-    d = p.parent if p.name == "task.toml" else p
-    toml_path = d / "task.toml"
-    if not toml_path.is_file():
-        raise TaskError(f"{toml_path}: no task.toml here (a task is a directory holding task.toml)")
-    try:
-        raw = tomllib.loads(toml_path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise TaskError(f"{toml_path}: not valid TOML: {e}") from None
-    try:
-        spec = TaskFile.model_validate(raw)
-    except ValidationError as e:
-        raise TaskError(_fmt_validation(toml_path, e)) from None
-
-    if not (d / "workspace").is_dir():
-        raise TaskError(f"{d}: missing workspace/ directory (the files copied for each candidate)")
-    inst_path = d / spec.instructions
-    if spec.instructions.endswith((".md", ".txt")):
-        if not inst_path.is_file():
-            raise TaskError(f"{toml_path}: key 'instructions': file {spec.instructions!r} not found")
-        instructions = inst_path.read_text(encoding="utf-8")
-    else:
-        instructions = spec.instructions
-
-    playbook: list[PlaybookPatch]
-    if isinstance(spec.playbook, str):
-        pb_path = d / spec.playbook
-        if not pb_path.is_file():
-            raise TaskError(f"{toml_path}: key 'playbook': file {spec.playbook!r} not found")
-        try:
-            pb_raw = tomllib.loads(pb_path.read_text(encoding="utf-8"))
-            playbook = [PlaybookPatch.model_validate(x) for x in pb_raw.get("patch", [])]
-        except tomllib.TOMLDecodeError as e:
-            raise TaskError(f"{pb_path}: not valid TOML: {e}") from None
-        except ValidationError as e:
-            raise TaskError(_fmt_validation(pb_path, e)) from None
-    else:
-        playbook = list(spec.playbook)
-
-    task = Task(dir=d.resolve(), spec=spec, instructions=instructions, playbook=playbook)
-    _check_consistency(task, toml_path)
-    return task
-
-
-def _check_consistency(task: Task, toml_path: Path) -> None:
-    spec = task.spec
-    files = task.workspace_files()
-    if not any(task.is_editable(f) for f in files):
-        raise TaskError(
-            f"{toml_path}: key 'editable': {spec.editable} matches no file in workspace/ "
-            f"(files: {sorted(files)[:10]})"
-        )
-    if spec.knobs_file is not None:
-        if not task.is_editable(spec.knobs_file):
-            raise TaskError(
-                f"{toml_path}: key 'knobs_file': {spec.knobs_file!r} must match an editable glob"
-            )
-        if spec.knobs_file not in files:
-            raise TaskError(
-                f"{toml_path}: key 'knobs_file': {spec.knobs_file!r} not found in workspace/"
-            )
-    elif spec.knobs:
-        raise TaskError(f"{toml_path}: key 'knobs' needs 'knobs_file' (where the harness writes them)")
-    for name, k in spec.knobs.items():
-        where = f"{toml_path}: key 'knobs.{name}'"
-        if k.type in ("int", "float") and (k.low is None or k.high is None or k.low > k.high):
-            raise TaskError(f"{where}: type {k.type} needs low <= high; found {k.low}, {k.high}")
-        if k.type == "choice" and not k.choices:
-            raise TaskError(f"{where}: type choice needs a non-empty 'choices' list")
-        if k.type == "choice" and k.choices is not None and k.default not in k.choices:
-            raise TaskError(f"{where}: default {k.default!r} is not one of {k.choices}")
-    if spec.fidelity_knob is not None and spec.fidelity_knob not in spec.knobs:
-        raise TaskError(
-            f"{toml_path}: key 'fidelity_knob': {spec.fidelity_knob!r} is not a knob; "
-            f"knobs: {sorted(spec.knobs)}"
-        )
-    from rubicon.workspace import validate_knobs  # here: rubicon.workspace imports this module
-
-    for st in spec.start:
-        try:
-            validate_knobs(task, st.knobs)
-        except ProposalError as e:
-            raise TaskError(f"{toml_path}: start {st.name!r}: {e}") from None
-    names = [p.name for p in task.playbook]
-    for pb in task.playbook:
-        for e in pb.edits:
-            if not task.is_editable(e.file):
-                raise TaskError(
-                    f"{toml_path}: playbook patch {pb.name!r} edits {e.file!r}, "
-                    f"which is not editable (editable: {spec.editable})"
-                )
-        for r in pb.requires:
-            if r not in names:
-                raise TaskError(f"{toml_path}: playbook patch {pb.name!r} requires unknown {r!r}")
-    metric_names = {"wall_seconds", "cpu_seconds", "peak_memory_mb"}
-    if spec.evaluate is None:
-        for g in spec.gates:
-            if g.metric not in metric_names:
-                raise TaskError(
-                    f"{toml_path}: gate on {g.metric!r} needs an [evaluate] section to compute it"
-                )
-
-
-def builtin_tasks() -> dict[str, Path]:
-    """Names and directories of the tasks shipped with rubicon."""
-    return {
-        p.parent.name: p.parent for p in sorted(BUILTIN_DIR.glob("*/task.toml"))
-    }
-
-
-def resolve_task(name_or_path: str | None) -> Task:
-    """A built-in task name, or a path to a task directory; None means the default task."""
-    name = name_or_path or DEFAULT_TASK
-    builtins = builtin_tasks()
-    if name in builtins:
-        return load_task(builtins[name])
-    if Path(name).exists():
-        return load_task(name)
-    raise TaskError(
-        f"unknown task {name!r}: not a built-in ({', '.join(sorted(builtins)) or 'none'}) "
-        "and not a directory holding task.toml"
-    )

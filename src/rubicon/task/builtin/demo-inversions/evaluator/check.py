@@ -1,5 +1,6 @@
 """Harness-owned checker: regenerates the run's inputs from its seed and recomputes the answers
-with an independent O(n log n) count. Prints `correct: 1|0` and `wrong: N`."""
+with an independent O(n log n) count. Prints `correct: 1|0`, `wrong: N` and `answers: M` (the
+count behind the `correct` gate: "0 of 3 answers right")."""
 
 import json
 import os
@@ -51,6 +52,7 @@ def main() -> None:
     wrong = sum(1 for a, b in zip(got, expected, strict=True) if a != b)
     print(f"correct: {int(wrong == 0)}")
     print(f"wrong: {wrong}")
+    print(f"answers: {len(expected)}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Harness-provided driver (read-only): random inputs from RUBICON_SEED, answers to answers.json."""
+"""Harness-provided driver (read-only): random inputs from RUBICON_SEED, answers to answers.json.
+Prints `progress: STEP/TOTAL` after each input (docs/TASKS.md, "Progress lines")."""
 
 import json
 import os
@@ -12,9 +13,10 @@ SIZES = [2000, 2000, 2000]
 def main() -> None:
     rng = random.Random(int(os.environ.get("RUBICON_SEED", "0")))
     answers = []
-    for n in SIZES:
+    for i, n in enumerate(SIZES):
         seq = [rng.randrange(10 * n) for _ in range(n)]
         answers.append(count_inversions(seq))
+        print(f"progress: {i + 1}/{len(SIZES)}", flush=True)
     with open("answers.json", "w") as f:
         json.dump({"seed": os.environ.get("RUBICON_SEED", "0"), "answers": answers}, f)
 

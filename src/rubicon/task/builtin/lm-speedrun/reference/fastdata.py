@@ -4,13 +4,14 @@ The trainer never reads the log-probabilities that data.py computes for every to
 data.py rebuilds its lists of free variables and statement weights for every statement. This
 module makes exactly the same random calls in the same order, so for the same rng state it
 returns the same tokens (tests/task_lm_speedrun checks this) and leaves the rng in the same state.
+Like data.py it writes the ids in this run's variant of the language (data.PERM).
 """
 
 import bisect
 from itertools import accumulate
 
 from data import (BOS, CLAUSE_PROB, CLOSER, COPY_MAX, COPY_MIN, DIGIT_IDS, ID, LETTER_IDS,
-                  NOUN_IDS, STATEMENTS, VARIABLE_IDS, VERBS_PL, VERBS_SG)
+                  NOUN_IDS, PERM, STATEMENTS, VARIABLE_IDS, VERBS_PL, VERBS_SG)
 
 LET, PRINT, COPY, SAY, END, PLUS, EQUALS, BAR, THE = (
     ID[w] for w in ("let", "print", "copy", "say", ";", "+", "=", "|", "the"))
@@ -41,8 +42,8 @@ def _sentence(rng, out, depth):
     out.append(rng.choice(verbs))
 
 
-def sample_tokens(rng, length):
-    """BOS and `length` tokens: data.sample_sequence(rng, length)[0]."""
+def sample_tokens(rng, length, perm=None):
+    """BOS and `length` tokens: data.sample_sequence(rng, length, perm)[0]."""
     out = [BOS]
     free = list(VARIABLE_IDS)  # in VARIABLE_IDS order, like data.py's list comprehension
     bound = []  # sorted, like data.py's sorted(env)
@@ -72,4 +73,5 @@ def sample_tokens(rng, length):
             out.append(SAY)
             _sentence(rng, out, 0)
         out.append(END)
-    return out[: length + 1]
+    p = PERM if perm is None else perm
+    return [p[t] for t in out[: length + 1]]

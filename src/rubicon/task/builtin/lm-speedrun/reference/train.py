@@ -14,7 +14,8 @@ Engineering: one fused QKV projection; causal attention through scaled_dot_produ
 fp32; bf16 autocast for the linear layers only (bf16 matmuls are 2x faster on a CPU with
 AVX512-BF16 at these shapes, but the CPU flash-attention backward is 3x slower in bf16); fused
 AdamW; all training data generated up front by fastdata.py (the same token stream as data.py,
-without the log-probabilities); no periodic evaluation; a TorchScript trace, not torch.export.
+without the log-probabilities); no periodic evaluation; exported with torch.export (the only
+format the evaluator accepts).
 Recipe (config.json): 1 layer of width 128, 4 heads, MLP hidden width 64, batch 16, peak lr 1e-2
 with 20 warmup steps and linear decay, Adam beta2 0.95, PyTorch's default init, 300 steps.
 docs/BENCHMARKS.md "lm-speedrun calibration" has the measurements and the ablations.
@@ -145,10 +146,11 @@ def main():
         opt.step()
         if log_every and step % log_every == 0:
             print(f"step {step} loss {loss.item():.4f}", flush=True)
+        if (step + 1) % 10 == 0 or step + 1 == steps:
+            print(f"progress: {step + 1}/{steps}", flush=True)  # docs/TASKS.md, "Progress lines"
     model.eval()
-    with torch.no_grad():
-        traced = torch.jit.trace(LogProbs(model), torch.zeros(EVAL_BATCH, EVAL_CONTEXT, dtype=torch.long))
-    traced.save("model.pt2")
+    example = torch.zeros(EVAL_BATCH, EVAL_CONTEXT, dtype=torch.long)
+    torch.export.save(torch.export.export(LogProbs(model), (example,)), "model.pt2")
 
 
 if __name__ == "__main__":

@@ -19,15 +19,23 @@ Recall and copy are most of what is predictable and both need a token to find wh
 an earlier token (an induction circuit: two attention layers). A model with one layer, or
 without attention, cannot reach a tight target on this language.
 
+Every run speaks its own variant of the language: the ids of all tokens but <bos> are shuffled
+by a permutation derived from the run's seed (RUBICON_SEED), so a model trained before the run,
+on the canonical ids or on another run's variant, is useless without remapping. Only the ids
+change: the sequences, their probabilities and the entropy floor are those of the canonical
+language. Without RUBICON_SEED the ids are the canonical ones.
+
 Usage:
     rng = random.Random(seed)
     tokens, logps = sample_sequence(rng, 128)   # 129 tokens (BOS first), 128 log-probs
     # logps[i] = log p(tokens[i + 1] | tokens[: i + 1]) under the generating process
+    # tokens are in this run's variant: canonical id i is written PERM[i]
 """
 
 from __future__ import annotations
 
 import math
+import os
 import random
 
 # ---- vocabulary -------------------------------------------------------------------------------
@@ -49,6 +57,18 @@ LETTER_IDS = [ID[x] for x in LETTERS]
 VARIABLE_IDS = [ID[x] for x in VARIABLES]
 NOUN_IDS = [ID[n] for n in NOUNS_SG + NOUNS_PL]  # index < 8: singular
 CLOSER = {ID["("]: ID[")"], ID["["]: ID["]"]}
+
+
+def variant(seed: object) -> list[int]:
+    """The token-id permutation of the run with this seed: canonical id i is written as
+    variant(seed)[i]; <bos> stays 0. None: the canonical ids."""
+    ids = list(range(1, VOCAB_SIZE))
+    if seed is not None:
+        random.Random(f"lm-speedrun variant {seed}").shuffle(ids)
+    return [BOS, *ids]
+
+
+PERM = variant(os.environ.get("RUBICON_SEED"))  # this run's variant
 
 # ---- process parameters ------------------------------------------------------------------------
 STATEMENTS = {"let": 0.25, "print": 0.55, "add": 0.05, "copy": 0.1, "say": 0.05}
@@ -131,23 +151,31 @@ def _sentence(rng: random.Random, out: _Writer, depth: int) -> None:
         out.emit(ID[rng.choice(verbs)], (1 - q) / 4)
 
 
-def sample_sequence(rng: random.Random, length: int) -> tuple[list[int], list[float]]:
-    """One sequence: BOS and `length` tokens, plus the true log-prob of each of those tokens."""
+def sample_sequence(rng: random.Random, length: int,
+                    perm: list[int] | None = None) -> tuple[list[int], list[float]]:
+    """One sequence: BOS and `length` tokens, plus the true log-prob of each of those tokens.
+
+    Token ids are in the variant `perm` (default: this run's, PERM)."""
     out = _Writer()
     env: dict[int, int] = {}
     while len(out.tokens) < length + 1:
         _statement(rng, out, env)
-    return out.tokens[: length + 1], out.logps[:length]
+    p = PERM if perm is None else perm
+    return [p[t] for t in out.tokens[: length + 1]], out.logps[:length]
 
 
-def decode(tokens: list[int]) -> str:
-    return " ".join(WORDS[t] for t in tokens)
+def decode(tokens: list[int], perm: list[int] | None = None) -> str:
+    """Words of tokens written in the variant `perm` (default: this run's)."""
+    p = PERM if perm is None else perm
+    word = {p[i]: w for i, w in enumerate(WORDS)}
+    return " ".join(word[t] for t in tokens)
 
 
 if __name__ == "__main__":
     r = random.Random(0)
     toks, lps = sample_sequence(r, 128)
     print(decode(toks))
+    print(toks)
     n, tot = 0, 0.0
     for _ in range(2000):
         _, lps = sample_sequence(r, 128)

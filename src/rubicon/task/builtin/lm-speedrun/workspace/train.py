@@ -181,6 +181,8 @@ def main():
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        if (step + 1) % 10 == 0 or step + 1 == cfg["steps"]:
+            print(f"progress: {step + 1}/{cfg['steps']}", flush=True)  # docs/TASKS.md
 
     val_loss = evaluate(model, val_x, val_y)
     print(f"final  val_loss {val_loss:.4f}  time {time.time() - t0:.1f}s", flush=True)
@@ -188,10 +190,7 @@ def main():
     model.eval()
     wrapped = LogProbs(model)
     example = torch.zeros(EVAL_BATCH, EVAL_CONTEXT, dtype=torch.long)
-    if cfg["export_format"] == "torchscript":
-        torch.jit.trace(wrapped, (example,)).save("model.pt2")
-    else:
-        torch.export.save(torch.export.export(wrapped, (example,)), "model.pt2")
+    torch.export.save(torch.export.export(wrapped, (example,)), "model.pt2")
     print(f"exported model.pt2  time {time.time() - t0:.1f}s")
 
 

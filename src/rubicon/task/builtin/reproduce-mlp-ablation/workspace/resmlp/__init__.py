@@ -1,0 +1,1 @@
+"""resmlp: code for "Residual connections in deep tanh MLPs: a small ablation"."""
