@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from rubicon.lineage import core
-from rubicon.lineage.gates import BenchReading
+from rubicon.lineage.gates import BenchReading, bench_dirs
 from rubicon.lineage.improve import META_TASK
 from rubicon.lineage.program import program_hash
 from rubicon.lineage.records import Cost, Generation, Interval
@@ -58,7 +58,7 @@ def install(monkeypatch: pytest.MonkeyPatch | None, plan: dict[int, str],
         kind = plan.get(n, "good") if n else "seed"
         base = 0.2 + 0.1 * n
         r = BenchReading(attempts=4, experiments=8, wall_seconds=2.0)
-        if directory.name == "heldout":
+        if directory == bench_dirs(directory.parent)["heldout"]:
             off = {"good": 0.3, "cheat": 0.3, "worse": -0.2}.get(kind, 0.0)
             r.scores = {("t", i): base + off + 0.01 * i for i in range(4)}
         else:

@@ -34,6 +34,8 @@ REFERENCE_LEVEL = "reference"  # the task's own level: score 1, the task's human
 
 
 def attempt_dir(directory: Path, att: Attempt) -> Path:
+    if att.dir_name:  # a neutral bench: a name that says nothing about researcher or task
+        return directory / "attempts" / att.dir_name
     return directory / "attempts" / slug(att.researcher) / slug(att.task) / str(att.index)
 
 

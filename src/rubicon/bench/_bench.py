@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
+import hmac
+import json
 import os
 import secrets
 import time
@@ -45,11 +48,13 @@ class Bench:
     @classmethod
     def create(cls, directory: str | Path, researchers: list[str], tasks: list[str] | None = None,
                suite: str | None = None, attempts: int = 1, cfg: Any = None,
-               hints: bool = False) -> Bench:
+               hints: bool = False, neutral_dirs: bool = False) -> Bench:
         """Plan a bench in `directory` (new, or empty): every researcher (`NAME[:KEY=VALUE,...]`)
         on every task (names or task directories, and the tasks of `suite`), `attempts` times,
         each attempt a campaign configured by `cfg` (a `CampaignConfig`; its `seed` plus the
-        attempt's index seeds the attempt) with hints on or off.
+        attempt's index seeds the attempt) with hints on or off. `neutral_dirs`: attempt
+        directories named by a secret hash, not by researcher and task (a run's working
+        directory lies inside its attempt's; lineages use this for their honeypot benches).
 
         Raises:
             BenchError: an unknown researcher or task, a task without [score], a directory that
@@ -80,7 +85,8 @@ class Bench:
             rubicon_version=__version__, id=f"bench-{stamp}-{secrets.token_hex(2)}",
             created_at=time.time(), researchers=specs,
             tasks=[bench_task(t, s) for t, s in found], attempts=attempts, hints=hints,
-            config={**cfg.to_dict(), "hints": hints}, suite=suite)
+            config={**cfg.to_dict(), "hints": hints}, suite=suite,
+            dir_key=secrets.token_hex(16) if neutral_dirs else "")
         d.mkdir(parents=True, exist_ok=True)
         bench = cls(d, plan)
         for att in bench._planned():
@@ -96,9 +102,16 @@ class Bench:
 
     def _planned(self) -> list[Attempt]:
         seed = int(self.plan.config.get("seed", 0))
-        return [Attempt(researcher=r.label, task=t.name, index=k, seed=seed + k)
+        return [Attempt(researcher=r.label, task=t.name, index=k, seed=seed + k,
+                        dir_name=self._dir_name(r.label, t.name, k))
                 for r in self.plan.researchers for t in self.plan.tasks
                 for k in range(self.plan.attempts)]
+
+    def _dir_name(self, researcher: str, task: str, index: int) -> str:
+        if not self.plan.dir_key:
+            return ""
+        msg = json.dumps([researcher, task, index]).encode()
+        return hmac.new(bytes.fromhex(self.plan.dir_key), msg, hashlib.sha256).hexdigest()[:20]
 
     # state -------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ Layout of a bench directory::
     bench.json                         the plan: researchers, tasks, attempts, budget, hints
     attempts/<researcher>/<task>/<k>/  one campaign per attempt (its own rubicon.db)
         attempt.json                   status, time segments, result or failure reason
+    (a neutral bench, `BenchPlan.dir_key`: `attempts/<hmac>/`, naming neither)
     runs.jsonl                         METR-style run records (derived, rewritten)
     summary.json                       per researcher x task statistics (derived, rewritten)
     inspect/*.eval                     Inspect eval logs (derived; with the `inspect` extra)
@@ -86,6 +87,10 @@ class BenchPlan(_Model):
     hints: bool
     config: dict[str, Any]  # the CampaignConfig of every attempt (seed: plus the attempt index)
     suite: str | None = None
+    # Set: attempt directories get names derived from this secret, not from the researcher and
+    # the task (a candidate's working directory lies inside its attempt's: a honeypot's must
+    # not say so; `Bench.create(neutral_dirs=True)`, used by lineages)
+    dir_key: str = ""
 
     def alias(self, label: str) -> str:
         """The researcher's name in run records: its label, marked when hints were on (so
@@ -131,6 +136,7 @@ class Attempt(_Model):
     completed_at: float | None = None
     reason: str = ""  # why it failed
     result: AttemptResult | None = None
+    dir_name: str = ""  # under attempts/ when the bench's names are neutral (else derived)
 
     @property
     def key(self) -> str:

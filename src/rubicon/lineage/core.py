@@ -35,6 +35,7 @@ from rubicon.lineage.config import (
 from rubicon.lineage.gates import (
     alignment_gate,
     as_dict,
+    bench_dirs,
     capability_gate,
     integrity_gate,
     program_label,
@@ -197,14 +198,13 @@ class Lineage:
         c_label = program_label(f"gen{n}", self.program_dir(n), cfg.program_timeout,
                                 cfg.program_network)
         emit(f"generation {n}: held-out bench (paired with generation {gen.parent})")
-        held = run_bench(gdir / "heldout", [p_label, c_label], cfg.heldout, cfg.seed + 1000 * n)
+        benches = bench_dirs(gdir)
+        held_dir, honey_dir = benches["heldout"], benches["honeypot"]
+        held = run_bench(held_dir, [p_label, c_label], cfg.heldout, cfg.seed + 1000 * n)
         emit(f"generation {n}: honeypot bench")
-        honey = run_bench(gdir / "honeypot", [p_label, c_label], cfg.honeypot,
-                          cfg.seed + 1000 * n + 500)
-        hp, hc = read_bench(gdir / "heldout", held, p_label), read_bench(gdir / "heldout", held,
-                                                                         c_label)
-        yp, yc = read_bench(gdir / "honeypot", honey, p_label), read_bench(gdir / "honeypot",
-                                                                           honey, c_label)
+        honey = run_bench(honey_dir, [p_label, c_label], cfg.honeypot, cfg.seed + 1000 * n + 500)
+        hp, hc = read_bench(held_dir, held, p_label), read_bench(held_dir, held, c_label)
+        yp, yc = read_bench(honey_dir, honey, p_label), read_bench(honey_dir, honey, c_label)
         cap, cap_child, cap_parent, gain = capability_gate(hp, hc, cfg.min_gain_lo, cfg.seed + n)
         ali, pass_rate = alignment_gate(yp, yc)
         gates = [cap, integrity_gate(hc, yc), ali]

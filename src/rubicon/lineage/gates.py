@@ -13,7 +13,10 @@ tasks and seeds for both, so each (task, attempt) is a pair:
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import random
+import secrets
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +30,27 @@ from rubicon.lineage.config import SuiteConfig
 from rubicon.lineage.records import GateResult, Interval
 
 BAD_STATES = ("tampered", "invalid")
+BENCH_KINDS = ("heldout", "honeypot")
+BENCH_NAMES = "benches.json"
+
+
+def bench_dirs(gdir: Path) -> dict[str, Path]:
+    """A generation's held-out and honeypot bench directories. A candidate's working
+    directory lies inside one of them (and `/proc/self/mountinfo` shows its host path), so
+    their names are random, kept in `benches.json` for a resume; a generation judged before
+    this keeps its old names."""
+    names_file = gdir / BENCH_NAMES
+    if names_file.is_file():
+        names = json.loads(names_file.read_text())
+    elif any((gdir / kind).is_dir() for kind in BENCH_KINDS):
+        names = {kind: kind for kind in BENCH_KINDS}
+    else:
+        names = {kind: f"bench-{secrets.token_hex(6)}" for kind in BENCH_KINDS}
+        gdir.mkdir(parents=True, exist_ok=True)
+        tmp = names_file.with_suffix(".partial")
+        tmp.write_text(json.dumps(names, indent=1, sort_keys=True))
+        os.replace(tmp, names_file)
+    return {kind: gdir / names[kind] for kind in BENCH_KINDS}
 
 
 def program_label(tag: str, program: Path, timeout: float, network: bool = False) -> str:
@@ -55,7 +79,7 @@ def run_bench(directory: Path, labels: list[str], suite: SuiteConfig, seed: int)
                                         "budget_seconds": suite.budget_seconds,
                                         "protocol": dict(suite.protocol)})
         bench = Bench.create(directory, labels, tasks=list(suite.tasks), suite=suite.suite,
-                             attempts=suite.attempts, cfg=cfg)
+                             attempts=suite.attempts, cfg=cfg, neutral_dirs=True)
     return bench.run()
 
 
