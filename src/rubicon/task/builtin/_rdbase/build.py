@@ -4,12 +4,15 @@
     python build.py weak OUT.rbw      weak-to-strong's weak model (gpt.WEAK_CONFIG, 17k parameters)
 
 Pretrains gpt.GPT from a fixed seed on sequences from lang.py and writes the bfloat16-rounded
-weights to OUT.rbw, with the recipe and the held-out loss in its header. With the same torch
-build, the same thread count (THREADS, fixed here) and deterministic algorithms (forced here),
-the output is bit-identical: SHA256 holds the checksums of the shipped files
-(`workspace/base/base.rbw` in the posttrain and weak-to-strong tasks, and weak-to-strong's
-`evaluator/weak_base.rbw`); a slow test rebuilds them and compares. Size, loss and build time
-are in docs/BENCHMARKS.md "rd base model".
+weights to OUT.rbw, with the recipe and the held-out loss in its header. SHA256 holds the
+checksums of the shipped files (`workspace/base/base.rbw` in the posttrain and weak-to-strong
+tasks, and weak-to-strong's `evaluator/weak_base.rbw`), checked wherever they are loaded.
+One thread, deterministic algorithms and a fixed seed give the same bytes run after run on one
+machine, but not across machines: the VM this project runs on rounds differently from session
+to session (docs/BENCHMARKS.md "rd base model": the weak model rebuilt 8e-5 from the shipped
+one, the base's 1500 steps 0.27 from it, both at the shipped held-out loss). So what a rebuild
+must reproduce is the model's quality: its held-out loss within VAL_LOSS_TOLERANCE of the
+shipped file's (VAL_LOSS, QUICK_VAL_LOSS for the quick build); tests check it.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gpt import CONFIG, GPT, WEAK_CONFIG, model_tensors, save_weights  # noqa: E402
+from gpt import CONFIG, GPT, WEAK_CONFIG, load_weights, model_tensors, save_weights  # noqa: E402
 from lang import sample_sequence  # noqa: E402
 
 SHA256 = {
@@ -38,7 +41,9 @@ SHA256 = {
 # The first QUICK_STEPS steps of the recipe, measured on QUICK_VAL sequences: the same code path
 # in seconds (tests/task_rd: the fast twin of the slow full rebuild).
 QUICK_STEPS, QUICK_VAL = 3, 8
-QUICK_SHA256 = {"base": "a5b3d595c53f9249ba1225cb23f79594f7e61bce26e105e5e3a8cd8fbfe12157"}
+QUICK_VAL_LOSS = {"base": 4.4669}
+VAL_LOSS = {"base": 0.9834, "weak": 1.127}  # the shipped files' held-out loss (their headers)
+VAL_LOSS_TOLERANCE = 0.002  # rebuilds measured: base 0.9831, weak 1.127
 THREADS = 1  # one thread: the same reduction order on any machine, and no spinning when shared
 _COMMON = {
     "seed": 0,
@@ -82,7 +87,7 @@ def held_out_loss(model: GPT, r: dict[str, Any]) -> tuple[float, float]:
 def build(which: str, out: Path, steps: int | None = None, log: bool = True,
           snapshot_every: int = 0, val_sequences: int | None = None) -> str:
     """Pretrain model `which` ("base" or "weak") and write `out`; return its sha256. `steps` and
-    `val_sequences` shorten it (a quick build: QUICK_SHA256)."""
+    `val_sequences` shorten it (a quick build: QUICK_VAL_LOSS)."""
     r = RECIPES[which] if val_sequences is None else {**RECIPES[which], "val_sequences": val_sequences}
     torch.set_num_threads(THREADS)
     torch.use_deterministic_algorithms(True)
@@ -134,10 +139,15 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--snapshot-every", type=int, default=0, help="also write OUT.stepN.rbw every N steps")
     args = ap.parse_args(argv)
     sha = build(args.which, args.out, args.steps, snapshot_every=args.snapshot_every)
-    want = SHA256[args.which]
-    if args.steps is None and want and sha != want:
-        print(f"checksum {sha} differs from the shipped {want} (another torch build or CPU "
-              "can round differently; see docs/BENCHMARKS.md)", file=sys.stderr)
+    if args.steps is not None:
+        return 0
+    if sha != SHA256[args.which]:
+        print(f"checksum {sha[:12]} is not the shipped {SHA256[args.which][:12]}: expected on "
+              "another machine (docs/BENCHMARKS.md, \"rd base model\")", file=sys.stderr)
+    val = load_weights(args.out)[1]["val_loss"]
+    if abs(val - VAL_LOSS[args.which]) > VAL_LOSS_TOLERANCE:
+        print(f"held-out loss {val} is more than {VAL_LOSS_TOLERANCE} from the shipped "
+              f"{VAL_LOSS[args.which]}: not the same model", file=sys.stderr)
         return 1
     return 0
 
