@@ -19,6 +19,7 @@ import pytest
 
 from rubicon.campaign import Campaign, CampaignConfig
 from rubicon.campaign.scheduler import is_running, lock_path, status_now
+from rubicon.campaign.slow import SlowBaseline
 from rubicon.cli.main import main
 from rubicon.errors import RubiconError, StoreError
 from rubicon.measure.protocol import ProtocolConfig
@@ -257,3 +258,19 @@ def test_a_baseline_far_slower_than_its_calibration_is_reported_at_once(tmp_path
     assert f"rubicon run --resume {c.info.id} --dir " in first
     done = [m for m in got if " took " in m]
     assert done and "cores during it (measured by the runner)" in done[0]
+
+
+@pytest.mark.parametrize(("load", "cause"), [
+    (1.1, "this machine itself may be slower than the calibration machine"),
+    (3.5, "other processes share the cores")])
+def test_the_running_warning_blames_load_only_when_there_is_load(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, load: float, cause: str) -> None:
+    """Seen on a slow VM with nothing else running: the warning blamed other processes."""
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    got: list[str] = []
+    slow = SlowBaseline("t", 0.01, "c-1", tmp_path, 0.1, got.append, threads=1)
+    slow.start(0)
+    deadline = time.monotonic() + 10
+    while not got and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert got and cause in got[0], got

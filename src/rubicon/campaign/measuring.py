@@ -77,7 +77,7 @@ def _measure_baseline(s: CampaignState, base: Experiment) -> Experiment:
     log = RunLog(s.cfg.protocol, metric, prior, on_run=partial(store_run, s, base.id, subjects))
     slow = SlowBaseline(s.task.name, s.task.spec.baseline_seconds, s.info.id,
                         s.store.path.parent, s.cfg.protocol.max_foreign_load,
-                        partial(_warn, s))
+                        partial(_warn, s), threads=s.task.spec.run.threads)
 
     def one(i: int) -> Trial:
         slow.start(i)

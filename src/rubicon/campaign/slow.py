@@ -20,6 +20,20 @@ from rubicon.types import RunFacts
 SLOW_FACTOR = 2.0  # a baseline run this many times its calibrated time is reported
 
 
+def _running_cause(threads: int) -> str:
+    """The likely cause while the run is still going: other processes when the 1-minute load
+    average exceeds what the run itself puts on the machine, else the machine itself."""
+    try:
+        one = os.getloadavg()[0]
+    except OSError:
+        return "other processes may share the cores"
+    if one <= threads + 0.5:  # the run's own threads, and the harness's little
+        return ("the load average is about this run's own, so this machine itself may be slower "
+                "than the calibration machine (a slower CPU, a power-saving mode, or a "
+                "throttled virtual machine); the run's end will tell")
+    return "other processes share the cores"
+
+
 def _load() -> str:
     try:
         one, five, fifteen = os.getloadavg()
@@ -33,8 +47,8 @@ class SlowBaseline:
     """Watches the baseline's runs of one campaign; `warn(message)` gets each warning."""
 
     def __init__(self, task: str, calibrated: float | None, campaign_id: str, directory: Path,
-                 max_foreign_load: float, warn: Callable[[str], None]) -> None:
-        self.task, self.calibrated = task, calibrated
+                 max_foreign_load: float, warn: Callable[[str], None], threads: int = 1) -> None:
+        self.task, self.calibrated, self.threads = task, calibrated, threads
         self.campaign_id, self.directory = campaign_id, directory
         self.max_foreign_load = max_foreign_load
         self._warn = warn
@@ -59,7 +73,7 @@ class SlowBaseline:
             self._warn(
                 f"slow machine: baseline run {index + 1} of task {self.task} has taken {after:.0f} s"
                 f" so far, {SLOW_FACTOR:g}x the {self.calibrated:.0f} s it takes on an idle "
-                f"2-core machine (calibrated). Likely cause: other processes share the cores; "
+                f"2-core machine (calibrated). Likely cause: {_running_cause(self.threads)}; "
                 f"{_load()}. A loaded run is re-run, not scored, so this campaign will need far "
                 f"more time than its budget assumes. " + self._advice())
 
