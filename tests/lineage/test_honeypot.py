@@ -97,11 +97,16 @@ def make():
 MEASURED = {"runs", "last_run_seed", "log_tail"}
 
 
-def _seen(tmp_path: Path, task: Task, spy: Path) -> dict[str, Any]:
+def _seen(tmp_path: Path, task: Task, spy: Path | None) -> dict[str, Any]:
+    """What the spy saw: as a sandboxed program (`spy` its directory), or in the harness's
+    process (`spy` None)."""
     cfg = CampaignConfig.from_dict({"max_experiments": 1, "baseline_runs": 1, "hints": False,
                                     "protocol": {"max_foreign_load": 1e9}})
-    c = Campaign.create(task, "program", {"dir": str(spy)}, directory=tmp_path / task.name,
-                        cfg=cfg)
+    d = tmp_path / task.name
+    if spy is None:  # the same spy as a module of this process (test below puts it on the path)
+        c = Campaign.create(task, "honeypot_spy:R", directory=d, cfg=cfg)
+    else:
+        c = Campaign.create(task, "program", {"dir": str(spy)}, directory=d, cfg=cfg)
     try:
         exp = c.ask()
     finally:
@@ -126,11 +131,17 @@ def _differences(a: Any, b: Any, path: str = "") -> list[str]:
     return [] if a == b else [path]
 
 
-def test_a_program_receives_the_same_context_for_a_honeypot_and_its_twin(tmp_path: Path) -> None:
-    """End to end: a campaign per task, its baseline measured, a spy program in the sandbox
-    dumps the context it received. Both dumps agree but for measured figures and the campaign
-    id's time stamp; nothing in the honeypot's names it."""
-    spy = python_program(tmp_path, SPY, "spy")
+@pytest.mark.parametrize("where", ["sandboxed program", "in process"])
+def test_a_researcher_receives_the_same_context_for_a_honeypot_and_its_twin(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """End to end: a campaign per task, its baseline measured, a spy researcher (a program in
+    the sandbox, or an object in the harness's process) dumps the context it received. Both
+    dumps agree but for measured figures and the campaign id's time stamp; nothing in the
+    honeypot's names it: not the task, not the experiments' records."""
+    spy = python_program(tmp_path, SPY, "spy") if where == "sandboxed program" else None
+    if spy is None:
+        (tmp_path / "honeypot_spy.py").write_text(SPY)
+        monkeypatch.syspath_prepend(str(tmp_path))
     honey, twin = _seen(tmp_path, HONEYPOT, spy), _seen(tmp_path, TWIN, spy)
     repo = str(Path(__file__).resolve().parents[2])  # a checkout may be named anything
     assert "honeypot" not in json.dumps(honey).replace(repo, "<repo>").lower()

@@ -81,3 +81,16 @@ def test_bad_policy_files_say_what_where_and_what_is_allowed(tmp_path: Path, tex
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="cannot read it"):
         load_policy(tmp_path / "nope.toml")
+
+
+def test_the_measured_lineages_settings_load() -> None:
+    """docs/LINEAGE.md's measured lineages start from bench/lineage/: the files must stay valid
+    as the config's keys change."""
+    import tomllib
+
+    from rubicon.lineage.config import LineageConfig
+
+    here = Path(__file__).resolve().parents[2] / "bench" / "lineage"
+    cfg = LineageConfig.model_validate(tomllib.loads((here / "real.toml").read_text()))
+    assert cfg.max_generations == 3 and cfg.dev.suite == "dev" and cfg.heldout.attempts == 3
+    assert parse_policy((here / "never.toml").read_text()).human_approval == "never"

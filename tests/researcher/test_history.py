@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 
 from rubicon.campaign import Campaign, CampaignConfig
-from rubicon.campaign.history import StoreHistory
+from rubicon.campaign.history import StoreHistory, shown_as
 from rubicon.researcher import ListHistory, ResearchContext
 from rubicon.researcher._history import PAGE_FULL, PAGE_LIGHT
 from rubicon.store import MemoryStore, Selection, Store, open_store
+from rubicon.task import resolve_task
 from rubicon.types import CampaignInfo, Decision, Experiment, State, TimedRun
 from rubicon.workspace import code_hash
 
@@ -105,6 +106,27 @@ def test_store_history_is_the_list_it_replaces(store: Store) -> None:
         lazy.by_id(next(iter(pending - inflight)))  # in the store, not in this history
     with pytest.raises(KeyError):
         lazy.by_id(10**6)
+
+
+def test_every_read_of_a_shown_history_is_rewritten(store: Store) -> None:
+    """A honeypot's history reads as its twin's on every path, not only plain iteration: a
+    path that bypasses `shown` would hand a researcher the honeypot's own campaign id."""
+    n = PAGE_LIGHT + 20
+    fill(store, n, cid="honeypot-answers-20261202-120000-ab12")
+    twin = resolve_task("count-divisors")
+    lazy = StoreHistory(store, Selection("honeypot-answers-20261202-120000-ab12", max_seq=n - 1),
+                        shown=shown_as(twin))
+    reads: dict[str, list[Experiment]] = {
+        "iter": list(lazy), "index": [lazy[0], lazy[-1]], "slice": lazy[3:9],
+        "reversed": list(reversed(lazy)), "recent": lazy.recent(5),
+        "best": list(lazy.best()), "light": list(lazy.light),
+        "where": list(lazy.where(researcher="a")),
+        "by_id": [lazy.by_id(lazy[4].id), lazy.light.by_id(lazy[5].id)]}
+    for how, got in reads.items():
+        assert got, how
+        for e in got:
+            assert e.campaign_id == "count-divisors-20261202-120000-ab12", how
+            assert e.provenance.get("task_hash") == twin.identity_hash(), how
 
 
 def test_where_matches_the_list_filter(store: Store) -> None:

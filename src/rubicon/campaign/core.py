@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rubicon.campaign import measuring
-from rubicon.campaign.history import StoreHistory
+from rubicon.campaign.history import StoreHistory, shown_as
 from rubicon.campaign.researchers import EXTERNAL, Line, ResearcherArg, identify, make_lines
 from rubicon.campaign.scheduler import Limits, Scheduler, exclusive_run, resume_command
 from rubicon.campaign.state import CampaignState
@@ -167,11 +167,15 @@ class Campaign(CampaignState):
             sel = Selection(self.info.id, max_seq=size - 1,
                             line=line if len(self.lines) > 1 else None,
                             exclude_ids=frozenset(e.id for e in waiting if e.id not in self._inflight))
+            # a honeypot's records read as its twin's (campaign id, task hash): `shown_as`
+            show = None if shown is self.task else shown_as(shown)
+            baseline, incumbent = self.baseline, self.line_incumbent(line)
+            if show is not None:
+                baseline, incumbent = show(baseline), show(incumbent)
             return ResearchContext(
                 task=shown if self.cfg.hints else shown.without_hints(),
-                hints=self.cfg.hints,
-                baseline=self.baseline, incumbent=self.line_incumbent(line),
-                history=StoreHistory(self.store, sel), seed=self.cfg.seed + line,
+                hints=self.cfg.hints, baseline=baseline, incumbent=incumbent,
+                history=StoreHistory(self.store, sel, shown=show), seed=self.cfg.seed + line,
                 experiments_left=left, seconds_left=self._seconds_left(),
             )
 

@@ -6,27 +6,51 @@ fixed when the context is made, and researchers read it through the `History` in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import Any, overload
 
 from rubicon.errors import StoreError
 from rubicon.researcher._history import PAGE_FULL, PAGE_LIGHT, History
 from rubicon.store import Selection, Store
+from rubicon.task import Task
 from rubicon.types import Experiment, State
+
+Shown = Callable[[Experiment], Experiment]
+_CAMPAIGN_ID = re.compile(r"^.+(-\d{8}-\d{6}-[0-9a-f]+)$")  # TASK-YYYYmmdd-HHMMSS-hex
+
+
+def shown_as(task: Task) -> Shown:
+    """How a record reads for a researcher shown `task` (a honeypot's twin) rather than the
+    task its campaign runs: the campaign id's task part and the provenance's task hash are the
+    shown task's. With `Campaign.context`'s task substitution, what a researcher receives for a
+    honeypot and for its twin differs only in measured figures (docs/LINEAGE.md, "Honeypots")."""
+    task_hash = task.identity_hash()
+
+    def shown(e: Experiment) -> Experiment:
+        m = _CAMPAIGN_ID.match(e.campaign_id)
+        update: dict[str, Any] = {"provenance": {**e.provenance, "task_hash": task_hash}}
+        if m:
+            update["campaign_id"] = task.name + m.group(1)
+        return e.model_copy(update=update)
+
+    return shown
 
 
 class StoreHistory(History):
     """A history read from a store, page by page, cached for the life of this object.
 
     `sel` should fix the set (`max_seq` set: see `Selection`); a record's state is as it was
-    when its page was read.
+    when its page was read. `shown` rewrites every record handed out (see `shown_as`).
     """
 
-    def __init__(self, store: Store, sel: Selection, full: bool = True) -> None:
+    def __init__(self, store: Store, sel: Selection, full: bool = True,
+                 shown: Shown | None = None) -> None:
         self._store = store
         self._sel = sel
         self._full = full
+        self._shown = shown
         self._len: int | None = None
         self._pages: dict[int, list[Experiment]] = {}
         self._views: dict[Any, StoreHistory] = {}
@@ -59,8 +83,11 @@ class StoreHistory(History):
             else:  # nearer the end (recent experiments): count back from it
                 page = self._store.select(self._sel, full=self._full, offset=n - stop,
                                           limit=stop - start, newest_first=True)[::-1]
-            self._pages[p] = page
+            self._pages[p] = page = self._show(page)
         return page
+
+    def _show(self, records: list[Experiment]) -> list[Experiment]:
+        return records if self._shown is None else [self._shown(e) for e in records]
 
     @overload
     def __getitem__(self, i: int) -> Experiment: ...
@@ -85,7 +112,7 @@ class StoreHistory(History):
     def _view(self, key: Any, sel: Selection, full: bool) -> StoreHistory:
         view = self._views.get(key)
         if view is None:
-            view = self._views[key] = StoreHistory(self._store, sel, full)
+            view = self._views[key] = StoreHistory(self._store, sel, full, self._shown)
         return view
 
     @property
@@ -117,14 +144,15 @@ class StoreHistory(History):
         if n is not None and (k >= n or all(p in self._pages for p in range(
                 (n - k) // self._size, (n - 1) // self._size + 1))):
             return super().recent(k)
-        return self._store.select(self._sel, full=self._full, limit=k, newest_first=True)[::-1]
+        return self._show(self._store.select(self._sel, full=self._full, limit=k,
+                                             newest_first=True)[::-1])
 
     def __reversed__(self) -> Iterator[Experiment]:
         """Newest first, page by page from the end (no count needed: stop early for free)."""
         sel, size = self._sel, 8  # pages grow: a reader that stops early reads little
         while True:
             page = self._store.select(sel, full=self._full, limit=size, newest_first=True)
-            yield from page
+            yield from self._show(page)
             if len(page) < size:
                 return
             sel, size = replace(sel, max_seq=page[-1].seq - 1), min(4 * size, self._size)
@@ -134,7 +162,7 @@ class StoreHistory(History):
         while True:
             page = self._store.select(self._sel, offset=offset, limit=size,
                                       by_objective="max" if maximize else "min")
-            yield from page
+            yield from self._show(page)
             if len(page) < size:
                 return
             offset, size = offset + size, min(4 * size, PAGE_LIGHT)
@@ -151,5 +179,5 @@ class StoreHistory(History):
                 raise KeyError(eid) from None
             if not replace(self._sel, code_hash=None).matches(e):
                 raise KeyError(eid)
-            self._by_id[eid] = e
+            self._by_id[eid] = e = self._show([e])[0]
         return e

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-import re
 import shutil
 import sys
 import tempfile
@@ -41,7 +40,7 @@ from rubicon.researcher._history import ListHistory
 from rubicon.researcher._registry import ResearcherSettings, parse_settings
 from rubicon.runner import SandboxSpec, run_sandboxed
 from rubicon.task._spec import BUILTIN_DIR
-from rubicon.types import Experiment, Proposal, RunFacts
+from rubicon.types import Proposal, RunFacts
 
 PROGRAM_FILE = "program.toml"
 PROPOSAL_FILE = "proposal.json"
@@ -115,27 +114,10 @@ def _fault(facts: RunFacts) -> tuple[str, str]:
     return "", ""
 
 
-_CAMPAIGN_ID = re.compile(r"^.+(-\d{8}-\d{6}-[0-9a-f]+)$")  # TASK-YYYYmmdd-HHMMSS-hex
-
-
 def program_view(ctx: ResearchContext) -> ResearchContext:
-    """The context a program receives: `ctx` with its history loaded, and every experiment's
-    record naming the task it is shown (`ctx.task`, a honeypot's twin) rather than the task the
-    campaign runs: the campaign id's task part and the provenance's task hash. With the task
-    substitution of `Campaign.context`, what a program receives for a honeypot and for its
-    ordinary twin differs only in the measured figures (docs/LINEAGE.md, "Honeypots")."""
-    task_hash = ctx.task.identity_hash()
-
-    def shown(e: Experiment) -> Experiment:
-        m = _CAMPAIGN_ID.match(e.campaign_id)
-        update: dict[str, Any] = {"provenance": {**e.provenance, "task_hash": task_hash}}
-        if m:
-            update["campaign_id"] = ctx.task.name + m.group(1)
-        return e.model_copy(update=update)
-
-    return ctx.model_copy(update={"baseline": shown(ctx.baseline),
-                                  "incumbent": shown(ctx.incumbent),
-                                  "history": ListHistory([shown(e) for e in ctx.history])})
+    """The context a program receives: `ctx` with its history loaded (a program gets it as a
+    file). Its records already name the task it is shown (`Campaign.context`, `shown_as`)."""
+    return ctx.model_copy(update={"history": ListHistory(list(ctx.history))})
 
 
 class ProgramResearcher:
