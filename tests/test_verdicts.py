@@ -51,7 +51,7 @@ def test_a_faster_looking_discard_says_why() -> None:
             meta={"compared_with": 7},
             reason="futile: wall_seconds ratio 0.812x [0.600, 1.100] over 3 pairs; ...")
     text = explain(e)
-    assert "looked 1.23x faster than #7" in text and "[0.600, 1.100]" in text
+    assert "looked 1.23x better than #7" in text and "[0.600, 1.100]" in text
     assert "more pairs were unlikely to confirm it" in text
     slower = exp(state=State.OK, decision=Decision.DISCARD, ratio_low=1.1, ratio_high=1.3,
                  reason="not better")

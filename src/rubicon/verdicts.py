@@ -69,7 +69,7 @@ def explain(e: Experiment) -> str:
         ratio = _ratio(e)
         assert ratio is not None and e.ratio_low is not None and e.ratio_high is not None
         vs = compared_with(e)
-        why = (f"it looked {1 / ratio:.2f}x faster than #{vs}, but the interval of the ratio "
+        why = (f"it looked {1 / ratio:.2f}x better than #{vs}, but the interval of the ratio "
                f"[{e.ratio_low:.3f}, {e.ratio_high:.3f}] does not exclude no gain")
         if reason.startswith("futile"):
             why += ", and more pairs were unlikely to confirm it"

@@ -69,7 +69,7 @@ def test_summary_at_80_columns_keeps_every_word(tmp_path: Path) -> None:
     assert not any(all(one_word[i:i + 3]) for i in range(len(lines) - 2)), out  # no squeezed column
     flat = " ".join(words(out))
     assert " ".join(words(REASON)) in flat and "sdpa-attention" in flat
-    assert "looked 1.23x faster than #2" in flat  # why the faster-looking one was discarded
+    assert "looked 1.23x better than #2" in flat  # why the faster-looking one was discarded
     assert "vs 2" in flat  # measured against the incumbent #2, not its parent #1
     # a crash names its file and line, and where to look
     assert "SyntaxError: expected ':' at solution.py:12 (details: rubicon show 4)" in flat

@@ -303,3 +303,31 @@ def test_every_run_says_why_it_was_scored_or_not() -> None:
     crashed = compare(lambda: _trial(1.0, state=State.CRASHED), lambda: _trial(1.0), [1.0],
                       "wall_seconds")
     assert crashed.runs[0].note == "not scored: the run crashed"
+
+
+def test_a_pairs_runs_share_the_draw_that_on_pair_makes() -> None:
+    """Scores that swing with the held-out draw (cv 0.5 across draws, none within one): when a
+    pair's two runs share the draw (`on_pair`), a 10% better candidate is confirmed in the
+    first pairs; when each run draws its own, the same candidate is lost in the noise."""
+    rng = random.Random(3)
+    draw = [1.0]
+
+    def new_draw(_: int = 0) -> None:
+        draw[0] = rng.lognormvariate(0, 0.5)
+
+    def run(quality: float, shared: bool) -> Callable[[], Trial]:
+        def go() -> Trial:
+            if not shared:
+                new_draw()
+            return Trial(facts=_trial(1).facts, metrics={"acc": quality * draw[0]})
+        return go
+
+    cfg = ProtocolConfig(max_pairs=6, quick_share=0.0)
+    calls: list[int] = []
+    paired = compare(run(1.1, True), run(1.0, True), [1.0], "acc", maximize=True, cfg=cfg,
+                     on_pair=lambda k: (calls.append(k), new_draw()))
+    assert paired.promote and calls == list(range(1, len(calls) + 1)), (paired.reason, calls)
+    assert len(calls) <= 3
+    unpaired = [compare(run(1.1, False), run(1.0, False), [1.0], "acc", maximize=True,
+                        cfg=cfg).promote for _ in range(20)]
+    assert sum(unpaired) <= 4, unpaired

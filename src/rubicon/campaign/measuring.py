@@ -19,7 +19,7 @@ from rubicon.errors import RubiconError
 from rubicon.measure.protocol import BudgetEnded, RunLog, Verdict, compare
 from rubicon.measure.review import review_hold
 from rubicon.measure.stats import median
-from rubicon.runner import environment_problem
+from rubicon.runner import Seeds, environment_problem
 from rubicon.types import Decision, Experiment, State, TimedRun, Trial
 from rubicon.workspace import code_hash
 
@@ -169,13 +169,22 @@ def _compare(s: CampaignState, exp: Experiment, inc: Experiment,
                       and r.scored and r.objective is not None]
                      if inc.id == s.info.baseline_id else [])
 
+    # a pair's two runs share their seeds: both are judged on the same held-out draw, so a
+    # task whose score varies with it (a fresh rule, a fresh test set) compares like with like
+    pair_seeds: list[Seeds | None] = [None]  # None until the first pair: screening draws its own
+
+    def new_pair(_: int) -> None:
+        pair_seeds[0] = Seeds.fresh()
+
     def run_candidate(cap: float | None = None) -> Trial:
-        return s._trial(exp.files, f"e{exp.id}", time_limit=cap)
+        return s._trial(exp.files, f"e{exp.id}", time_limit=cap, seeds=pair_seeds[0])
 
     subjects: dict[str, int | None] = {"candidate": exp.id, "incumbent": inc.id}
     return compare(
         run_candidate=run_candidate,
-        run_incumbent=lambda: s._trial(inc.files, f"i{inc.id}", evaluate=needs_eval),
+        run_incumbent=lambda: s._trial(inc.files, f"i{inc.id}", evaluate=needs_eval,
+                                       seeds=pair_seeds[0]),
+        on_pair=new_pair,
         incumbent_values=values,
         metric=metric,
         maximize=s._maximize(),

@@ -23,7 +23,7 @@ from rubicon.errors import ProposalError, RubiconError
 from rubicon.measure.judge import TrialJudge
 from rubicon.measure.protocol import BudgetEnded
 from rubicon.measure.stats import median
-from rubicon.runner import Executor, make_executor
+from rubicon.runner import Executor, Seeds, make_executor
 from rubicon.store import Store
 from rubicon.store.live import write_run_progress
 from rubicon.task import Task
@@ -193,7 +193,7 @@ class CampaignState:
             self._run_gate.stop = None
 
     def _trial(self, files: dict[str, str], what: str, *, evaluate: bool = True,
-               time_limit: float | None = None) -> Trial:
+               time_limit: float | None = None, seeds: Seeds | None = None) -> Trial:
         """One trial of `files` (label `what`), unless the run this thread works for was
         interrupted (`Stopped`)."""
         stop: threading.Event | None = getattr(self._run_gate, "stop", None)
@@ -205,7 +205,8 @@ class CampaignState:
             raise BudgetEnded("the campaign's budget ended before this run started")
         limit = self.task.spec.run.time_limit
         cap = min(x for x in (limit, time_limit, left) if x is not None)
-        t = self.trials.run(files, evaluate=evaluate, label=self._label(what), time_limit=cap)
+        t = self.trials.run(files, evaluate=evaluate, label=self._label(what), time_limit=cap,
+                            seeds=seeds)
         by_budget = left is not None and cap == left < min(limit, time_limit or limit)
         if by_budget and t.facts.kill_reason == KillReason.WALL_TIME:
             t.facts.kill_reason = KillReason.BUDGET

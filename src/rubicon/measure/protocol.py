@@ -188,6 +188,7 @@ def compare(
     reference_values: Sequence[float] = (),
     prior: Sequence[TimedRun] = (),
     on_run: Callable[[TimedRun], None] | None = None,
+    on_pair: Callable[[int], None] | None = None,
 ) -> Verdict:
     """Decide whether a candidate beats the incumbent. Never raises for candidate behaviour
     (BudgetEnded: the campaign's budget stopped a run; the runs so far went to `on_run`).
@@ -200,6 +201,8 @@ def compare(
 
     `reference_values`: the incumbent's own recorded runs, for the quick look (module doc, 2a).
     `prior`, `on_run`: see RunLog.
+    `on_pair(k)` is called before pair k's two runs (k >= 1): the campaign draws the seeds
+    that both runs of the pair share there (rubicon.runner.Seeds).
     """
     cfg = cfg or ProtocolConfig()
     log = RunLog(cfg, metric, prior, on_run)
@@ -253,6 +256,8 @@ def compare(
         if deadline is not None and time.monotonic() >= deadline:
             v.reason = f"budget ended after {len(cand)} pairs: not enough evidence to promote"
             return v
+        if on_pair is not None:
+            on_pair(pair)
         order = [("incumbent", run_incumbent), ("candidate", run_candidate)]
         if pair % 2 == 0:
             order.reverse()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rubicon.errors import ConfigError
 from rubicon.runner._diagnose import environment_problem, sandbox_rows
-from rubicon.runner.executor import Executor, Judge
+from rubicon.runner.executor import Executor, Judge, Seeds
 from rubicon.runner.sandbox import SandboxSpec, detect_backend, run_sandboxed
 from rubicon.runner.trial import LocalExecutor
 from rubicon.task import Task
@@ -20,6 +20,7 @@ __all__ = [
     "Judge",
     "LocalExecutor",
     "SandboxSpec",
+    "Seeds",
     "detect_backend",
     "environment_problem",
     "make_executor",

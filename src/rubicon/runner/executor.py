@@ -8,8 +8,9 @@ injects (rubicon.measure.judge.TrialJudge), so the runner never imports measure.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from rubicon.types import EvaluationFacts, RunFacts, Trial, WorkspaceFacts
 
@@ -22,6 +23,19 @@ class Judge(Protocol):
     def judge_evaluation(self, trial: Trial, evaluation: EvaluationFacts) -> Trial: ...
 
     def check_gates(self, trial: Trial) -> Trial: ...
+
+
+class Seeds(NamedTuple):
+    """A trial's seeds: RUBICON_RUN_SEED (the run sees it) and RUBICON_EVAL_SEED (secret: only
+    `[prepare]` and the evaluator get it). The two runs of a measurement pair share them, so
+    both are judged on the same held-out draw (common random numbers); every pair draws anew."""
+
+    run: int
+    evaluation: int
+
+    @classmethod
+    def fresh(cls) -> Seeds:
+        return cls(secrets.randbelow(2**31 - 1), secrets.randbelow(2**31 - 1))
 
 
 # (trial label, step, total, seconds since the run started): a timed run's newest
@@ -46,10 +60,11 @@ class Executor(Protocol):
     on_progress: ProgressCallback | None
 
     def run(self, files: dict[str, str], *, evaluate: bool = True, label: str = "run",
-            time_limit: float | None = None) -> Trial:
+            time_limit: float | None = None, seeds: Seeds | None = None) -> Trial:
         """Run the candidate's editable `files` once (timed) and, if asked, evaluate it.
 
-        `time_limit` lowers the task's wall-time limit for this run (the screening cap). Never
+        `time_limit` lowers the task's wall-time limit for this run (the screening cap);
+        `seeds` are the run's seeds (None: fresh ones). Never
         raises for anything the candidate does; a lost worker raises RubiconError."""
         ...
 

@@ -29,7 +29,7 @@ from rubicon.task import Task
 from rubicon.types import Trial
 
 if TYPE_CHECKING:
-    from rubicon.runner.executor import Judge, ProgressCallback
+    from rubicon.runner.executor import Judge, ProgressCallback, Seeds
     from rubicon.runner.trial import LocalExecutor
 
 INSTALL_HINT = "pip install 'rubicon[ray]'"
@@ -105,10 +105,12 @@ def _node_runner(blob: dict[str, Any]) -> LocalExecutor:
 
 
 def remote_trial(blob: dict[str, Any], files: dict[str, str], evaluate: bool,
-                 label: str, time_limit: float | None = None) -> tuple[Trial, dict[str, Any]]:
+                 label: str, time_limit: float | None = None,
+                 seeds: Seeds | None = None) -> tuple[Trial, dict[str, Any]]:
     """Body of the Ray task: one trial on this node; returns (Trial, where it ran)."""
     runner = _node_runner(blob)
-    trial = runner.run(files, evaluate=evaluate, label=label, time_limit=time_limit)
+    trial = runner.run(files, evaluate=evaluate, label=label, time_limit=time_limit,
+                       seeds=seeds)
     return trial, {"node": socket.gethostname(), "pid": os.getpid()}
 
 
@@ -155,12 +157,12 @@ class RayExecutor:
         return ray
 
     def run(self, files: dict[str, str], *, evaluate: bool = True, label: str = "run",
-            time_limit: float | None = None) -> Trial:
+            time_limit: float | None = None, seeds: Seeds | None = None) -> Trial:
         """One trial on the cluster; the same contract as `LocalExecutor.run`."""
         ray = self._ensure()
         try:
             got: tuple[Trial, dict[str, Any]] = ray.get(self._remote.remote(
-                self._blob_ref, dict(files), evaluate, label, time_limit))
+                self._blob_ref, dict(files), evaluate, label, time_limit, seeds))
         except Exception as e:  # worker lost, task error: the experiment stays pending
             raise RubiconError(f"ray trial {label} failed: {type(e).__name__}: {e}") from None
         trial, where = got

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING
 from rubicon.runner._files import artifact_problem, file_hashes, git_dirs_of, remove_tree
 from rubicon.runner._observe import read_head_tail
 from rubicon.runner._progress import LogProgress
+from rubicon.runner.executor import Seeds
 from rubicon.runner.sandbox import SandboxSpec, detect_backend, run_sandboxed
 from rubicon.task import Task
 from rubicon.task._spec import BUILTIN_DIR
@@ -78,16 +78,16 @@ class LocalExecutor:
         self.on_progress: ProgressCallback | None = None
 
     def run(self, files: dict[str, str], *, evaluate: bool = True, label: str = "run",
-            time_limit: float | None = None) -> Trial:
+            time_limit: float | None = None, seeds: Seeds | None = None) -> Trial:
         """Run the candidate once (timed) and, if asked, evaluate its artifacts.
 
-        `time_limit` lowers the task's wall-time limit for this run (the screening cap)."""
+        `time_limit` lowers the task's wall-time limit for this run (the screening cap);
+        `seeds`: the run's seeds (None: fresh ones)."""
         root = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=self.work))
         try:
             ws = root / "ws"
             write_workspace(self.task, files, ws)
-            seed = secrets.randbelow(2**31 - 1)
-            eval_seed = secrets.randbelow(2**31 - 1)
+            seed, eval_seed = seeds or Seeds.fresh()
             readonly = list(self.readonly)
             prepared: RunFacts | None = None
             if self.task.spec.prepare is not None:
