@@ -33,7 +33,8 @@
    `max_reruns` times) and recorded as not scored; when the last allowed re-run is loaded too, it
    is scored (a busy machine must not stall the campaign) and its note says so. Every recorded
    run carries a note: why it was scored or not (`TimedRun.note`).
-Every candidate run in a pair is evaluated again (fresh held-out data): all must pass the gates.
+Every candidate run in a pair is evaluated again (a fresh held-out draw per pair, which the
+pair's two runs share: `on_pair`): all must pass the gates.
 """
 
 from __future__ import annotations
