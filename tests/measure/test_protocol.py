@@ -331,3 +331,21 @@ def test_a_pairs_runs_share_the_draw_that_on_pair_makes() -> None:
     unpaired = [compare(run(1.1, False), run(1.0, False), [1.0], "acc", maximize=True,
                         cfg=cfg).promote for _ in range(20)]
     assert sum(unpaired) <= 4, unpaired
+
+
+def test_a_better_score_reads_above_one_and_a_faster_time_below() -> None:
+    """Reasons show candidate / incumbent: 0.5x for a run twice as fast, 2x for a score twice
+    as high (not the internal worse/better ratio, which printed a 173x better accuracy as
+    '0.006x')."""
+    rng = random.Random(4)
+    score = compare(lambda: Trial(facts=_trial(1).facts, metrics={"acc": 0.8 * rng.lognormvariate(0, 0.01)}),
+                    lambda: Trial(facts=_trial(1).facts, metrics={"acc": 0.4 * rng.lognormvariate(0, 0.01)}),
+                    [0.4], "acc", maximize=True, cfg=ProtocolConfig(quick_share=0.0))
+    assert score.promote and 1.8 < _shown_ratio(score.reason) < 2.2, score.reason
+    time = compare(_sim(0.5, 0.01, rng), _sim(1.0, 0.01, rng), [1.0], "wall_seconds",
+                   cfg=ProtocolConfig(quick_share=0.0))
+    assert time.promote and 0.45 < _shown_ratio(time.reason) < 0.55, time.reason
+
+
+def _shown_ratio(reason: str) -> float:
+    return float(reason.split(" ratio ")[1].split("x")[0])

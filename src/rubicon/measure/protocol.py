@@ -281,7 +281,7 @@ def compare(
         # log(better/worse) < 0 means the candidate is better, in either direction
         est = paired_log_ratio(inc, cand, alpha_look) if maximize else paired_log_ratio(cand, inc, alpha_look)
         v.estimate = est
-        ratio = f"{est.ratio:.3f}x [{est.ratio_low:.3f}, {est.ratio_high:.3f}]"
+        ratio = ratio_text(est, maximize)
         if est.high < 0:
             v.promote = True
             v.reason = f"better: {metric} ratio {ratio} over {est.n} pairs"
@@ -304,6 +304,15 @@ def compare(
     return v
 
 
+def ratio_text(est: PairedEstimate, maximize: bool) -> str:
+    """A paired estimate as people read it: candidate / incumbent, so a better candidate reads
+    below 1x for a time and above 1x for a score (`est` is always worse / better: below 1 is a
+    gain; `paired_log_ratio`)."""
+    if maximize:
+        return f"{1 / est.ratio:.3g}x [{1 / est.ratio_high:.3g}, {1 / est.ratio_low:.3g}]"
+    return f"{est.ratio:.3f}x [{est.ratio_low:.3f}, {est.ratio_high:.3f}]"
+
+
 def _quick_look(v: Verdict, log: RunLog, run_candidate: Callable[[], Trial], ref: list[float],
                 metric: str, maximize: bool, cfg: ProtocolConfig, deadline: float | None) -> bool:
     """Step 2a of the module doc. True when it decided (promoted, or the candidate failed)."""
@@ -314,8 +323,8 @@ def _quick_look(v: Verdict, log: RunLog, run_candidate: Callable[[], Trial], ref
                else two_sample_log_ratio(cand, ref, alpha))
         if est.high < -math.log1p(cfg.quick_margin):
             v.estimate, v.promote = est, True
-            v.reason = (f"better: {metric} ratio {est.ratio:.3f}x [{est.ratio_low:.3f}, "
-                        f"{est.ratio_high:.3f}] over {est.n} run{'s' if est.n > 1 else ''} "
+            v.reason = (f"better: {metric} ratio {ratio_text(est, maximize)} over {est.n} "
+                        f"run{'s' if est.n > 1 else ''} "
                         f"against the baseline's {len(ref)} recorded runs (quick look: more "
                         f"than {cfg.quick_margin:.0%} better)")
             return True
