@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rubicon.campaign import measuring
-from rubicon.campaign.history import StoreHistory, shown_as
+from rubicon.campaign.history import Shown, StoreHistory, shown_as
 from rubicon.campaign.researchers import EXTERNAL, Line, ResearcherArg, identify, make_lines
 from rubicon.campaign.scheduler import Limits, Scheduler, exclusive_run, resume_command
 from rubicon.campaign.state import CampaignState
@@ -64,6 +64,7 @@ class Campaign(CampaignState):
         self.researcher = self.lines[0].researcher if self.lines else researcher
         self._propose_locks: dict[int, threading.Lock] = {}
         self._shown_task: Task | None = None  # what researchers are shown (context)
+        self._show_record: Shown | None = None  # a honeypot's records as its twin's (context)
 
     # construction ------------------------------------------------------------------------
 
@@ -154,9 +155,11 @@ class Campaign(CampaignState):
         there is one line), including those in flight right now, and its line's incumbent.
         Without hints (`cfg.hints` False) the task it sees has no playbook and no start points.
         A honeypot is shown as its ordinary twin (rubicon.task.public_view)."""
-        if self._shown_task is None:
+        if self._shown_task is None:  # once: the twin's checks and identity hash read files
             self._shown_task = public_view(self.task)
-        shown = self._shown_task
+            if self._shown_task is not self.task:  # the campaign id, task hash: `shown_as`
+                self._show_record = shown_as(self._shown_task)
+        shown, show = self._shown_task, self._show_record
         with self._lock:
             # a fixed set, read lazily by the researcher: O(1) queries however long the campaign
             size = self.store.size(self.info.id)  # seqs 0 .. size-1; seq 0 is the baseline
@@ -167,8 +170,6 @@ class Campaign(CampaignState):
             sel = Selection(self.info.id, max_seq=size - 1,
                             line=line if len(self.lines) > 1 else None,
                             exclude_ids=frozenset(e.id for e in waiting if e.id not in self._inflight))
-            # a honeypot's records read as its twin's (campaign id, task hash): `shown_as`
-            show = None if shown is self.task else shown_as(shown)
             baseline, incumbent = self.baseline, self.line_incumbent(line)
             if show is not None:
                 baseline, incumbent = show(baseline), show(incumbent)

@@ -171,7 +171,9 @@ def _compare(s: CampaignState, exp: Experiment, inc: Experiment,
 
     # a pair's two runs share their seeds: both are judged on the same held-out draw, so a
     # task whose score varies with it (a fresh rule, a fresh test set) compares like with like
-    pair_seeds: list[Seeds | None] = [None]  # None until the first pair: screening draws its own
+    # (None until the first pair: screening draws its own; a pair half-measured before a kill
+    # is finished on a new draw on resume, the seeds are not recorded)
+    pair_seeds: list[Seeds | None] = [None]
 
     def new_pair(_: int) -> None:
         pair_seeds[0] = Seeds.fresh()
