@@ -170,9 +170,8 @@ class Campaign(CampaignState):
             sel = Selection(self.info.id, max_seq=size - 1,
                             line=line if len(self.lines) > 1 else None,
                             exclude_ids=frozenset(e.id for e in waiting if e.id not in self._inflight))
-            baseline, incumbent = self.baseline, self.line_incumbent(line)
-            if show is not None:
-                baseline, incumbent = show(baseline), show(incumbent)
+            baseline, incumbent = (e if show is None else show(e)
+                                   for e in (self.baseline, self.line_incumbent(line)))
             return ResearchContext(
                 task=shown if self.cfg.hints else shown.without_hints(),
                 hints=self.cfg.hints, baseline=baseline, incumbent=incumbent,
