@@ -95,11 +95,12 @@ class ProtocolFields(BaseModel):
                                     description="re-run a timed run if other processes used more "
                                                 "cores than this")
     max_reruns: int = Field(default=2, ge=0, description="re-runs of a loaded or failed timed run")
-    # Stop a screening run at the clear-loser time only when the incumbent takes at least this
-    # long: on short tasks the saving is nil and a finished run says more (crash, gate failure).
+    # A screening run is stopped at the clear-loser time, but never before this: under it the
+    # saving is small and a finished run says more (crash, gate failure). Before, short
+    # incumbents had no cap at all: a 12 s incumbent let a bf16 candidate run 147 s.
     screen_cap_min_seconds: float = Field(
         default=30.0, ge=0,
-        description="cap slow screening runs only when the incumbent takes this long")
+        description="never stop a screening run at the clear-loser time before this many seconds")
 
     # The quick look (protocol.py step 2a): the candidate's first runs paired with the baseline's
     # recorded runs, so a large effect is confirmed without running the baseline again. It takes

@@ -142,11 +142,21 @@ def test_screening_stops_a_slow_candidate_at_the_clear_loser_time() -> None:
     v = compare(_sim(0.5, 0.01, rng), _sim(1.0, 0.01, rng), [1.0, 1.0, 1.0], "wall_seconds",
                 cfg=CAP_ALWAYS, screen=_capped(0.5, caps))
     assert len(caps) == 1 and v.promote and v.state == State.OK
-    # a short incumbent (under screen_cap_min_seconds, 30 s by default): no cap, a full run
+    # a short incumbent: the cap is never under screen_cap_min_seconds (30 s by default), so a
+    # candidate that finishes before it is judged on a full run ...
     caps.clear()
     v = compare(lambda: _trial(3.0), lambda: _trial(1.0), [1.0, 1.0, 1.0], "wall_seconds",
                 screen=_capped(3.0, caps))
-    assert caps == [] and v.state == State.OK and v.reason.startswith("clear loser: wall_seconds")
+    assert caps == [30.0] and v.state == State.OK
+    assert v.reason.startswith("clear loser: wall_seconds")
+    # ... and one a hundred times slower than the incumbent is still stopped (lm-speedrun: a
+    # 12 s incumbent once let a bf16 candidate run 147 s)
+    caps.clear()
+    v = compare(lambda: _trial(100.0), lambda: _trial(1.0), [1.0, 1.0, 1.0], "wall_seconds",
+                screen=_capped(100.0, caps))
+    assert caps == [30.0] and v.state == State.TIMED_OUT and len(v.runs) == 1
+    assert v.reason.startswith("clear loser: still running after 30 s")
+    assert "no screening run is stopped before 30 s" in v.reason
 
 
 def test_screening_cap_is_only_for_wall_seconds_minimized() -> None:

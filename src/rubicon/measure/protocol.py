@@ -3,10 +3,10 @@
 1. Screening: the candidate runs once, timed and evaluated. A failed run ends it (one run spent).
    A clear loser (objective worse than the incumbent's median by more than the loser margin,
    widened to 3 coefficients of variation of the incumbent's recorded runs) is discarded after
-   that one run. When the objective is wall seconds (minimized) and the incumbent takes at least
-   `screen_cap_min_seconds`, the screening run is stopped as soon as it passes that clear-loser
-   time, so a slow candidate costs little more than the incumbent (recorded `timed_out`, reason
-   "clear loser: still running ...").
+   that one run. When the objective is wall seconds (minimized), the screening run is stopped as
+   soon as it passes that clear-loser time, but never before `screen_cap_min_seconds`, so a slow
+   candidate costs little more than the incumbent (recorded `timed_out`, reason "clear loser:
+   still running ...") and a short one runs to its end (a crash or gate failure says more).
 2a. The quick look (only when the incumbent's own recorded runs are given as `reference_values`:
    the baseline's runs of this campaign), taken when the screening run is already better by more
    than `quick_margin`: after each of the candidate's runs (the screening run first), up to as
@@ -215,15 +215,17 @@ def compare(
     # A noisy machine must not turn equal candidates into "clear losers": widen the margin to
     # three coefficients of variation of the incumbent's own recorded runs.
     margin = max(cfg.loser_margin, 3 * coefficient_of_variation(incumbent_values))
-    cap = inc_med * (1 + margin)
-    if (screen is not None and metric == "wall_seconds" and not maximize
-            and inc_med >= cfg.screen_cap_min_seconds):
+    loser_time = inc_med * (1 + margin)
+    if screen is not None and metric == "wall_seconds" and not maximize:
+        cap = max(loser_time, cfg.screen_cap_min_seconds)
         first = timed(lambda: screen(cap), "candidate", 0)
         if first.state == State.TIMED_OUT and first.facts.wall_seconds >= cap:
+            floor = (f"; no screening run is stopped before {cap:.4g} s"
+                     if cap > loser_time else "")
             return Verdict(
                 state=first.state, promote=False, runs=runs, log_tail=first.facts.output_tail,
                 reason=(f"clear loser: still running after {cap:.4g} s (incumbent median "
-                        f"{inc_med:.4g} s + {margin:.0%}); stopped at screening"),
+                        f"{inc_med:.4g} s + {margin:.0%}{floor}); stopped at screening"),
             )
     else:
         first = timed(run_candidate, "candidate", 0)
