@@ -45,7 +45,7 @@ def reference_proposal(task: Any) -> dict[str, Any]:
 
 def measure(task: Any, name: str, proposal: dict[str, Any], pairs: int) -> dict[str, Any]:
     cfg = CampaignConfig(max_experiments=1, baseline_runs=2, protocol=ProtocolConfig(
-        min_pairs=pairs, max_pairs=pairs, futility_power=0.0, loser_margin=10.0,
+        min_pairs=pairs, max_pairs=pairs, quick_share=0.0, futility_power=0.0, loser_margin=10.0,
         max_foreign_load=1e9, screen_cap_min_seconds=1e9))
     with tempfile.TemporaryDirectory(prefix="rubicon-calibrate-") as d:
         c = Campaign.create(task, "scripted", {"proposals": [proposal]}, directory=d, cfg=cfg)

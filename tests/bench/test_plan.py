@@ -100,7 +100,7 @@ def test_plan_records_every_attempt_before_running(tmp_path: Path) -> None:
     again = Bench.open(bench.dir)
     assert again.plan == bench.plan and again.plan.config["hints"] is False
     assert [lv.name for lv in again.plan.tasks[0].levels] == [
-        "1.5x", "2x", "2.25x", "3x", "3.15x", "reference"]
+        "2x", "3x", "4x", "6.8x", "7.5x", "reference"]
     assert again.plan.tasks[0].levels[-1].human_minutes == 20
 
 
@@ -167,15 +167,15 @@ def test_attempt_result_curve_levels_and_cost(tmp_path: Path) -> None:
     exps = [_exp(1, 1.0, True, 110.0), _exp(2, 2.0, True, 150.0, tokens_in=100, tokens_out=20,
                                              cost_usd=0.01),
             _exp(3, 5.0, False, 160.0, tokens=30), _exp(4, None, False, 170.0),
-            _exp(5, 2.9, True, 1050.0, cost_usd=0.02)]
+            _exp(5, 5.2, True, 1050.0, cost_usd=0.02)]
     res = attempt_result(task, exps, segs)
-    assert res.best_id == 5 and res.speedup == 2.9
-    assert res.score == pytest.approx(math.log(2.9) / math.log(3.3))
+    assert res.best_id == 5 and res.speedup == 5.2
+    assert res.score == pytest.approx(math.log(5.2) / math.log(8.0))
     # time counts bench segments only: the pause between them is not the attempt's time
     assert [t for t, _ in res.curve] == [10.0, 50.0, 150.0]
     assert [s for _, s in res.curve][0] == 0.0
-    assert res.milestones == {"1.5x": True, "2x": True, "2.25x": True, "3x": False,
-                              "3.15x": False, "reference": False}
+    assert res.milestones == {"2x": True, "3x": True, "4x": True, "6.8x": False,
+                              "7.5x": False, "reference": False}
     assert res.experiments == 4 and res.states == {"ok": 3, "crashed": 1}
     assert res.tokens == 150 and res.cost_usd == pytest.approx(0.03)
     assert active_seconds(1050.0, segs) == 150.0
@@ -187,7 +187,7 @@ def test_failed_attempts_score_zero_and_keep_their_reason(tmp_path: Path) -> Non
     ok = Attempt(researcher="search", task="tiny", index=0, seed=0, status="finished",
                  started_at=1.0, completed_at=2.0, segments=[Segment(start=1.0, end=2.0, pid=1)],
                  result=AttemptResult(score=0.8, speedup=2.66, milestones={
-                     "1.5x": True, "2x": True, "2.25x": True, "3x": False, "3.15x": False,
+                     "2x": True, "3x": True, "4x": True, "6.8x": False, "7.5x": False,
                      "reference": False}))
     bad = Attempt(researcher="search", task="tiny", index=1, seed=1, status="failed",
                   reason="RuntimeError: boom", started_at=1.0, completed_at=3.0)
@@ -197,7 +197,7 @@ def test_failed_attempts_score_zero_and_keep_their_reason(tmp_path: Path) -> Non
     assert {r["alias"] for r in rows} == {"search+hints"}  # hints on: marked
     good = [r for r in rows if r["attempt"] == 0]
     assert [r["score_binarized"] for r in good] == [1, 1, 1, 0, 0, 0]
-    assert good[0]["task_id"] == "tiny/1.5x" and good[0]["task_family"] == "tiny"
+    assert good[0]["task_id"] == "tiny/2x" and good[0]["task_family"] == "tiny"
     assert good[0]["suite_family"] == "demo" and good[-1]["human_minutes"] == 20
     assert good[0]["started_at"] == 1000 and good[0]["fatal_error_from"] is None
     failed = [r for r in rows if r["attempt"] == 1]

@@ -18,7 +18,7 @@ from rubicon.bench._manifest import Segment
 
 from .conftest import task_copy
 
-LEVELS = ["1.5x", "2x", "2.25x", "3x", "3.15x", "reference"]
+LEVELS = ["2x", "3x", "4x", "6.8x", "7.5x", "reference"]
 
 
 def finished_bench(tmp_path: Path, hints: bool = False) -> Bench:
@@ -74,7 +74,7 @@ def test_inspect_log_round_trip(tmp_path: Path) -> None:
     assert log.status == "success" and log.eval.model == "rubicon/search+hints"
     assert log.samples is not None and len(log.samples) == 18
     assert {s.epoch for s in log.samples} == {1, 2, 3}
-    first = next(s for s in log.samples if s.id == "tiny/1.5x" and s.epoch == 1)
+    first = next(s for s in log.samples if s.id == "tiny/2x" and s.epoch == 1)
     assert first.scores is not None and first.scores["level"].value == 1.0
     assert first.metadata["human_minutes"] == 2 and first.metadata["hints"] is True
     assert log.results is not None

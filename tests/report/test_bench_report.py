@@ -18,7 +18,7 @@ from rubicon.cli.main import main
 from rubicon.task import resolve_task
 from tests.report.conftest import artifact
 
-LEVELS = ["1.5x", "2x", "2.25x", "3x", "3.15x", "reference"]
+LEVELS = ["2x", "3x", "4x", "6.8x", "7.5x", "reference"]
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +54,8 @@ def test_bench_report_contents(bench_report: Path) -> None:
     scores = html.split('id="scores"')[1].split("</table>")[0]
     assert scores.count("<tr>") == 3  # header + 2 researcher x task rows
     assert re.search(r"0\.\d\d \[0\.\d\d, 0\.\d\d\]", scores)  # mean [low, high]
-    assert "2x&nbsp;3/3" in scores and "3x&nbsp;1/3" in scores
-    assert "2x&nbsp;2/3" in scores  # the failed attempt reaches no level
+    assert "3x&nbsp;3/3" in scores and "6.8x&nbsp;1/3" in scores
+    assert "3x&nbsp;2/3" in scores  # the failed attempt reaches no level
     attempts = html.split('id="attempts"')[1].split("</table>")[0]
     assert attempts.count("<tr ") == 6 and attempts.count('data-status="failed"') == 1
     assert "RuntimeError: the sampler &lt;crashed&gt;" in attempts  # escaped, shown
